@@ -1,0 +1,40 @@
+# sophia-ops: the two commands a new user needs are `make site` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INVENTORY ?= inventories/local
+
+.PHONY: setup site test lint sanity pytest emulators-start emulators-stop clean
+
+setup: $(VENV)/.installed
+
+# Re-install only when the pinned requirements change.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# The main job: the full site.yml against the local emulators.
+site: setup emulators-start
+	$(BIN)/ansible-playbook site.yml -i $(INVENTORY)
+
+# Everything CI runs: lint, sanity, then the pytest suites.
+test: setup lint sanity pytest
+
+lint: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
+
+sanity: setup
+	scripts/sanity
+
+pytest: setup
+	$(BIN)/pytest
+
+emulators-start: setup
+	scripts/local-emulators start
+
+emulators-stop:
+	scripts/local-emulators stop
+
+clean: emulators-stop
+	rm -rf build .cache tests/output

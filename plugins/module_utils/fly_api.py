@@ -1,0 +1,407 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP client for the Fly.io Machines API, shared by every sophia.ops Fly module
+and by the fleet inventory plugin.
+
+What it owns, so that the modules do not have to:
+- authentication (``Bearer`` for plain tokens, ``FlyV1`` for macaroon tokens);
+- timeouts, and retries with capped, jittered exponential backoff on 408, 429,
+  5xx and connection errors, honouring ``Retry-After``, bounded in attempts and
+  in total time;
+- retry-safe creates: before a create is retried, the client looks for the
+  object the lost attempt may have made, so a lost answer never makes two;
+- the ``fly-request-id`` of every answer, carried into error messages;
+- leases, ``wait`` with deadlines longer than the API's 60 second cap, and
+  cursor pagination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import random
+import time
+import uuid
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the modules
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+
+DEFAULT_API_URL = "https://api.machines.dev/v1"
+USER_AGENT = "sophia.ops/0.1.0"
+
+# Statuses worth another attempt: the request timed out, was throttled, or the
+# platform failed. Anything else is an answer about the request itself.
+RETRYABLE_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
+
+# Metadata key written on a machine at create time. If a create's answer is
+# lost, the client finds the machine by this key instead of creating another.
+CREATE_MARKER_KEY = "sophia_ops_create_id"
+
+# The Machines API caps one wait call at 60 seconds.
+MAX_WAIT_CHUNK = 60
+
+
+class FlyAPIError(Exception):
+    """An answer the caller did not ask for, or no answer at all."""
+
+    def __init__(self, message, status=None, method=None, path=None, request_id=None, body=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.body = body
+
+    def __str__(self):
+        where = "%s %s" % (self.method, self.path) if self.method else "Fly API"
+        status = "HTTP %s" % self.status if self.status else "no answer"
+        text = "%s: %s: %s" % (where, status, self.message)
+        if self.request_id:
+            text += " (fly-request-id %s)" % self.request_id
+        return text
+
+    def to_dict(self):
+        return {
+            "status": self.status,
+            "method": self.method,
+            "path": self.path,
+            "request_id": self.request_id,
+            "error": self.message,
+        }
+
+
+class FlyTimeout(FlyAPIError):
+    """A wait that did not see the state it waited for in time."""
+
+
+def authorization_header(token):
+    """Fly macaroon tokens (``fm1_``/``fm2_``) use the FlyV1 scheme; others Bearer."""
+    token = token.strip()
+    if token.startswith(("FlyV1 ", "Bearer ")):
+        return token
+    if token.startswith(("fm1", "fm2")):
+        return "FlyV1 " + token
+    return "Bearer " + token
+
+
+def backoff_delay(attempt, base=0.5, cap=10.0, retry_after=None):
+    """Full-jitter exponential backoff; a server's Retry-After is a floor."""
+    delay = random.uniform(0, min(cap, base * (2 ** attempt)))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap * 3))
+    return delay
+
+
+def _retry_after_seconds(response):
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class FlyClient:
+    """One client per module run; it keeps a pooled HTTP session."""
+
+    def __init__(self, api_token, api_url=DEFAULT_API_URL, timeout=30.0, max_retries=6,
+                 max_retry_seconds=120.0, user_agent=USER_AGENT, sleep=time.sleep):
+        if not HAS_REQUESTS:
+            raise RuntimeError("the Python library 'requests' is required: %s" % REQUESTS_IMPORT_ERROR)
+        self.api_url = api_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_retry_seconds = max_retry_seconds
+        self.last_request_id = None
+        self._sleep = sleep
+        self.session = requests.Session()
+        self.session.headers.update({
+            "Authorization": authorization_header(api_token),
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+        })
+
+    # ------------------------------------------------------------------ core
+    def request(self, method, path, params=None, json=None, headers=None, ok=(200, 201, 202, 204),
+                retry_statuses=RETRYABLE_STATUSES, before_retry=None, timeout=None):
+        """Send one request, retrying transient failures.
+
+        ``before_retry`` is called before every retry of a request that may have
+        taken effect; if it returns something other than None, that is taken as
+        the answer (the earlier attempt did succeed) and nothing is re-sent.
+        """
+        url = self.api_url + path
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            response = None
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, headers=headers,
+                    timeout=timeout or self.timeout)
+            except requests.RequestException as exc:
+                error = FlyAPIError("connection failed: %s" % exc, method=method, path=path)
+                retryable = True
+            else:
+                self.last_request_id = response.headers.get("fly-request-id")
+                if response.status_code in ok:
+                    return self._decode(response)
+                error = self._error(method, path, response)
+                retryable = response.status_code in retry_statuses
+
+            elapsed = time.monotonic() - started
+            if not retryable or attempt >= self.max_retries or elapsed >= self.max_retry_seconds:
+                raise error
+            delay = backoff_delay(attempt, retry_after=_retry_after_seconds(response))
+            self._sleep(min(delay, max(0.0, self.max_retry_seconds - elapsed)))
+            attempt += 1
+            if before_retry is not None:
+                found = before_retry()
+                if found is not None:
+                    return found
+
+    @staticmethod
+    def _decode(response):
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            return {"raw": response.text}
+
+    @staticmethod
+    def _error(method, path, response):
+        message = response.reason or "error"
+        body = None
+        try:
+            body = response.json()
+        except ValueError:
+            if response.text:
+                message = response.text.strip()[:500]
+        if isinstance(body, dict):
+            message = body.get("error") or body.get("message") or message
+        return FlyAPIError(
+            str(message), status=response.status_code, method=method, path=path,
+            request_id=response.headers.get("fly-request-id"), body=body)
+
+    def get_or_none(self, path, params=None):
+        """GET that answers None on 404, for lookups of things that may not exist."""
+        try:
+            return self.request("GET", path, params=params)
+        except FlyAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def paginate(self, path, items_key, params=None, limit=None, max_pages=1000):
+        """Follow ``next_cursor`` through a cursor-paginated listing."""
+        params = dict(params or {})
+        if limit:
+            params["limit"] = limit
+        items = []
+        for dummy in range(max_pages):
+            page = self.request("GET", path, params=params)
+            items.extend(page.get(items_key) or [])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+            params["cursor"] = cursor
+        raise FlyAPIError("pagination did not end after %d pages" % max_pages, method="GET", path=path)
+
+    # ------------------------------------------------------------------ apps
+    def get_app(self, app):
+        return self.get_or_none("/apps/%s" % app)
+
+    def list_apps(self, org_slug):
+        return self.request("GET", "/apps", params={"org_slug": org_slug}).get("apps") or []
+
+    def create_app(self, app, org_slug, network=None):
+        body = {"app_name": app, "org_slug": org_slug}
+        if network:
+            body["network"] = network
+        # The name is the marker: a lost answer is found by looking the app up.
+        self.request("POST", "/apps", json=body, before_retry=lambda: self.get_app(app))
+        return self.get_app(app)
+
+    def delete_app(self, app, force=False):
+        params = {"force": "true"} if force else None
+        self.request("DELETE", "/apps/%s" % app, params=params, ok=(200, 202, 204))
+
+    # -------------------------------------------------------------- machines
+    def list_machines(self, app, region=None, include_deleted=False, metadata=None):
+        params = {}
+        if region:
+            params["region"] = region
+        if include_deleted:
+            params["include_deleted"] = "true"
+        for key, value in (metadata or {}).items():
+            params["metadata.%s" % key] = value
+        machines = self.request("GET", "/apps/%s/machines" % app, params=params) or []
+        # Filter here too: the metadata filter is a documented hint, not a promise.
+        if metadata:
+            machines = [m for m in machines
+                        if all(((m.get("config") or {}).get("metadata") or {}).get(k) == v
+                               for k, v in metadata.items())]
+        return machines
+
+    def get_machine(self, app, machine_id):
+        return self.get_or_none("/apps/%s/machines/%s" % (app, machine_id))
+
+    def create_machine(self, app, body):
+        """Create a machine; retry-safe through a metadata marker."""
+        body = copy.deepcopy(body)
+        marker = uuid.uuid4().hex
+        config = body.setdefault("config", {})
+        config.setdefault("metadata", {})
+        config["metadata"] = dict(config["metadata"] or {}, **{CREATE_MARKER_KEY: marker})
+
+        def find_made():
+            made = self.list_machines(app, metadata={CREATE_MARKER_KEY: marker})
+            return made[0] if made else None
+
+        return self.request("POST", "/apps/%s/machines" % app, json=body, before_retry=find_made)
+
+    def update_machine(self, app, machine_id, body, nonce=None):
+        return self.request("POST", "/apps/%s/machines/%s" % (app, machine_id), json=body,
+                            headers=self._lease_headers(nonce))
+
+    def machine_action(self, app, machine_id, action, nonce=None, json=None, params=None):
+        """start, stop, restart, suspend, cordon, uncordon."""
+        return self.request("POST", "/apps/%s/machines/%s/%s" % (app, machine_id, action),
+                            json=json, params=params, headers=self._lease_headers(nonce))
+
+    def delete_machine(self, app, machine_id, force=False, nonce=None):
+        params = {"force": "true"} if force else None
+        try:
+            self.request("DELETE", "/apps/%s/machines/%s" % (app, machine_id), params=params,
+                         headers=self._lease_headers(nonce))
+        except FlyAPIError as exc:
+            if exc.status != 404:  # already gone is what was asked for
+                raise
+
+    def machine_versions(self, app, machine_id):
+        return self.request("GET", "/apps/%s/machines/%s/versions" % (app, machine_id)) or []
+
+    def wait_machine(self, app, machine_id, state="started", instance_id=None, timeout=60):
+        """Wait for a state, in calls of at most 60 s, up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        path = "/apps/%s/machines/%s/wait" % (app, machine_id)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FlyTimeout("machine %s did not reach state %s within %ss" % (machine_id, state, timeout),
+                                 status=408, method="GET", path=path, request_id=self.last_request_id)
+            params = {"state": state, "timeout": int(max(1, min(MAX_WAIT_CHUNK, remaining)))}
+            if instance_id:
+                params["instance_id"] = instance_id
+            try:
+                # A 408 here is the wait's own deadline, not a lost request.
+                return self.request("GET", path, params=params,
+                                    retry_statuses=RETRYABLE_STATUSES - {408},
+                                    timeout=params["timeout"] + self.timeout)
+            except FlyAPIError as exc:
+                if exc.status != 408:
+                    raise
+
+    # ---------------------------------------------------------------- leases
+    @staticmethod
+    def _lease_headers(nonce):
+        return {"fly-machine-lease-nonce": nonce} if nonce else None
+
+    def acquire_lease(self, app, machine_id, ttl=120, description="sophia.ops"):
+        answer = self.request("POST", "/apps/%s/machines/%s/lease" % (app, machine_id),
+                              json={"ttl": int(ttl), "description": description})
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else answer
+        return data["nonce"]
+
+    def release_lease(self, app, machine_id, nonce):
+        self.request("DELETE", "/apps/%s/machines/%s/lease" % (app, machine_id),
+                     headers=self._lease_headers(nonce), ok=(200, 204, 404))
+
+    @contextlib.contextmanager
+    def lease(self, app, machine_id, ttl=120, description="sophia.ops"):
+        """Hold a machine's lease for the block; always release it after."""
+        nonce = self.acquire_lease(app, machine_id, ttl=ttl, description=description)
+        try:
+            yield nonce
+        finally:
+            with contextlib.suppress(FlyAPIError):
+                self.release_lease(app, machine_id, nonce)
+
+    # --------------------------------------------------------------- volumes
+    def list_volumes(self, app):
+        return self.request("GET", "/apps/%s/volumes" % app) or []
+
+    def get_volume(self, app, volume_id):
+        return self.get_or_none("/apps/%s/volumes/%s" % (app, volume_id))
+
+    def create_volume(self, app, body):
+        """Create a volume; a lost answer is found as a volume that was not there before."""
+        known = set(v["id"] for v in self.list_volumes(app))
+
+        def find_made():
+            for volume in self.list_volumes(app):
+                if (volume["id"] not in known and volume.get("name") == body.get("name")
+                        and volume.get("region") == body.get("region")):
+                    return volume
+            return None
+
+        return self.request("POST", "/apps/%s/volumes" % app, json=body, before_retry=find_made)
+
+    def update_volume(self, app, volume_id, body):
+        return self.request("PUT", "/apps/%s/volumes/%s" % (app, volume_id), json=body)
+
+    def extend_volume(self, app, volume_id, size_gb):
+        return self.request("PUT", "/apps/%s/volumes/%s/extend" % (app, volume_id), json={"size_gb": size_gb})
+
+    def delete_volume(self, app, volume_id):
+        return self.request("DELETE", "/apps/%s/volumes/%s" % (app, volume_id))
+
+    def list_volume_snapshots(self, app, volume_id):
+        return self.request("GET", "/apps/%s/volumes/%s/snapshots" % (app, volume_id)) or []
+
+    # --------------------------------------------------------------- secrets
+    def list_secrets(self, app):
+        return self.request("GET", "/apps/%s/secrets" % app).get("secrets") or []
+
+    def update_secrets(self, app, values):
+        """Set (str) or delete (None) many secrets in one call; returns the answer."""
+        return self.request("POST", "/apps/%s/secrets" % app, json={"values": values})
+
+    # ------------------------------------------------------- ip assignments
+    def list_ips(self, app):
+        answer = self.request("GET", "/apps/%s/ip_assignments" % app)
+        if isinstance(answer, dict):
+            return answer.get("ips") or []
+        return answer or []
+
+    def assign_ip(self, app, body):
+        return self.request("POST", "/apps/%s/ip_assignments" % app, json=body)
+
+    def release_ip(self, app, ip):
+        self.request("DELETE", "/apps/%s/ip_assignments/%s" % (app, ip), ok=(200, 204, 404))
+
+    # ---------------------------------------------------------- certificates
+    def list_certificates(self, app):
+        return self.paginate("/apps/%s/certificates" % app, "certificates")
+
+    def get_certificate(self, app, hostname):
+        return self.get_or_none("/apps/%s/certificates/%s" % (app, hostname))
+
+    def request_acme_certificate(self, app, hostname):
+        return self.request("POST", "/apps/%s/certificates/acme" % app, json={"hostname": hostname},
+                            before_retry=lambda: self.get_certificate(app, hostname))
+
+    def check_certificate(self, app, hostname):
+        return self.request("POST", "/apps/%s/certificates/%s/check" % (app, hostname))
+
+    def delete_certificate(self, app, hostname):
+        self.request("DELETE", "/apps/%s/certificates/%s" % (app, hostname), ok=(200, 204, 404))

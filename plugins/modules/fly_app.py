@@ -1,0 +1,167 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fly_app
+short_description: Create or delete a Fly.io app
+version_added: 0.1.0
+description:
+  - Makes sure a Fly.io app exists in an organization, or does not exist.
+  - Every machine, volume and secret of the platform belongs to an app; this is the first thing a service needs.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.fly
+  - sophia.ops.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Name of the app. App names are unique across Fly.io.
+    type: str
+    required: true
+    aliases: [app]
+  org_slug:
+    description:
+      - Organization the app belongs to, V(personal) for the token owner's own.
+      - Used when the app is created; an existing app in another organization is reported as a failure.
+    type: str
+    default: personal
+  network:
+    description:
+      - Name of an isolated IPv6 private network for the app; only used at creation.
+      - Changing it later has no effect on an existing app and is reported as a warning.
+    type: str
+  state:
+    description:
+      - V(present) creates the app if it is missing; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  force:
+    description:
+      - With O(state=absent), stop and destroy the app's machines instead of refusing while they run.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Create the Weaviate app
+  sophia.ops.fly_app:
+    name: sophia-weaviate
+    org_slug: sophia-intel
+
+- name: Delete a scratch app and everything in it
+  sophia.ops.fly_app:
+    name: sophia-scratch
+    state: absent
+    force: true
+"""
+
+RETURN = r"""
+fly_app:
+  description: The app as the Machines API describes it; empty when it does not exist.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: App ID.
+      type: str
+      sample: jlyv9r5d56v18xrg
+    name:
+      description: App name.
+      type: str
+      sample: sophia-weaviate
+    organization:
+      description: The owning organization (C(name), C(slug)).
+      type: dict
+      sample: {"name": "Sophia Intel", "slug": "sophia-intel"}
+    network:
+      description: Private network the app is on.
+      type: str
+      sample: default
+    status:
+      description: App status.
+      type: str
+      sample: deployed
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+
+
+def app_summary(app):
+    """The part of an app worth showing in a diff."""
+    if not app:
+        return {}
+    return {"name": app.get("name"), "org_slug": (app.get("organization") or {}).get("slug"),
+            "network": app.get("network")}
+
+
+class FlyApp(FlyModule):
+    resource_key = "fly_app"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.name = module.params["name"]
+        self.app = self.call("Looking up app %s" % self.name, self.client.get_app, self.name)
+
+    def present(self):
+        params = self.module.params
+        wanted = {"name": self.name, "org_slug": params["org_slug"], "network": params["network"]}
+        if self.app:
+            org = (self.app.get("organization") or {}).get("slug")
+            if org and org != params["org_slug"]:
+                self.module.fail_json(msg="app %s already exists in organization %s, not %s"
+                                          % (self.name, org, params["org_slug"]))
+            if params["network"] and self.app.get("network") not in (None, params["network"]):
+                self.warnings.append("the network of an existing app cannot change; app %s stays on %s"
+                                     % (self.name, self.app.get("network")))
+            self.exit(self.app)
+        self.changed = True
+        self.set_diff({}, wanted)
+        if not self.check_mode:
+            self.app = self.call("Creating app %s" % self.name, self.client.create_app,
+                                 self.name, params["org_slug"], params["network"])
+        self.exit(self.app or wanted)
+
+    def absent(self):
+        if not self.app:
+            self.exit({})
+        self.changed = True
+        self.set_diff(app_summary(self.app), {})
+        if not self.check_mode:
+            self.call("Deleting app %s" % self.name, self.client.delete_app, self.name,
+                      force=self.module.params["force"])
+        self.exit({})
+
+
+def main():
+    argument_spec = fly_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True, aliases=["app"]),
+        org_slug=dict(type="str", default="personal"),
+        network=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        force=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    app = FlyApp(module)
+    if module.params["state"] == "present":
+        app.present()
+    app.absent()
+
+
+if __name__ == "__main__":
+    main()
