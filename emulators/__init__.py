@@ -1,0 +1,1 @@
+"""Local, faithful emulators of the cloud APIs sophia-ops drives (tests and local runs)."""

@@ -1,0 +1,314 @@
+"""HTTP plumbing shared by the project's API emulators.
+
+An emulator is a ``Service``: a set of routes plus its own state. This module
+gives every service the same outer behaviour: authentication, a request id on
+every answer, the request log, fault injection, rate limiting, one lock around
+state, and the generic part of the ``/_emulator/`` control surface.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+class HTTPError(Exception):
+    """Raised by a handler to answer with an error status and body."""
+
+    def __init__(self, status, body, headers=None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+class Request:
+    def __init__(self, method, path, query, headers, body, params):
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.params = params
+
+    def arg(self, name, default=None):
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def flag(self, name):
+        return str(self.arg(name, "")).lower() in ("1", "true", "yes")
+
+    def json(self):
+        if not self.body:
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise HTTPError(400, {"error": "invalid JSON body"}) from None
+
+
+class Route:
+    """``locked=False`` handlers take the service lock themselves (long polls)."""
+
+    def __init__(self, method, pattern, handler, action, locked=True):
+        self.method = method
+        self.regex = re.compile("^" + pattern + "$")
+        self.handler = handler
+        self.action = action
+        self.locked = locked
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(self, rate, burst):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self):
+        """Spend one token; answer the seconds to wait when there is none."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Fault:
+    def __init__(self, spec):
+        self.id = uuid.uuid4().hex[:12]
+        self.status = spec.get("status")
+        self.count = int(spec.get("count", 1))
+        self.method = spec.get("method")
+        self.path_regex = re.compile(spec["path_regex"]) if spec.get("path_regex") else None
+        self.lose_response = bool(spec.get("lose_response"))
+        self.latency_ms = int(spec.get("latency_ms") or 0)
+        self.retry_after = spec.get("retry_after")
+
+    def matches(self, method, path):
+        return (self.count > 0 and (self.method is None or self.method.upper() == method)
+                and (self.path_regex is None or self.path_regex.search(path)))
+
+    def as_dict(self):
+        return {"id": self.id, "status": self.status, "count": self.count, "method": self.method,
+                "path_regex": self.path_regex.pattern if self.path_regex else None,
+                "lose_response": self.lose_response, "latency_ms": self.latency_ms}
+
+
+class Service:
+    """Base of one emulated API; subclasses add routes, state and error shapes."""
+
+    prefix = "/v1"
+    default_settings = {"rate_limits": True}
+
+    def __init__(self, store, token):
+        self.store = store
+        self.token = token
+        self.lock = threading.RLock()
+        self.routes = []
+        self.faults = []
+        self.buckets = {}
+        self.settings = dict(self.default_settings, **store.get_meta("settings", {}))
+
+    # --- to be specialised ---------------------------------------------------
+    def error_body(self, status, message):
+        return {"error": message}
+
+    def rate_limit(self, route, request):
+        """(rate, burst) for this request, or None when unlimited."""
+        return None
+
+    def rate_limited_answer(self, retry_after):
+        return HTTPError(429, self.error_body(429, "rate limit exceeded"),
+                         {"Retry-After": str(max(1, int(retry_after + 0.999)))})
+
+    def authorized(self, header):
+        return header in ("Bearer " + self.token, "FlyV1 " + self.token)
+
+    def control(self, method, parts, request):
+        """Service-specific control endpoints; ``parts`` is the path after /_emulator/."""
+        raise HTTPError(404, {"error": "unknown control endpoint"})
+
+    def reset_state(self):
+        self.store.reset()
+
+    def apply_settings(self):
+        """Called after the settings changed."""
+
+    # --- routing ------------------------------------------------------------------
+    def add_route(self, method, pattern, handler, action, locked=True):
+        self.routes.append(Route(method, pattern, handler, action, locked))
+
+    def find_route(self, method, path):
+        allowed = False
+        for route in self.routes:
+            match = route.regex.match(path)
+            if match:
+                if route.method == method:
+                    return route, match.groupdict()
+                allowed = True
+        raise HTTPError(405 if allowed else 404, self.error_body(404, "not found"))
+
+    def take_fault(self, method, path):
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def check_rate(self, route, request):
+        if not self.settings.get("rate_limits", True):
+            return
+        limit = self.rate_limit(route, request)
+        if not limit:
+            return
+        key = (route.action, request.params.get("machine_id") or request.params.get("app_name")
+               or request.params.get("instance_id") or "")
+        with self.lock:
+            bucket = self.buckets.get(key)
+            if bucket is None:
+                bucket = self.buckets[key] = TokenBucket(*limit)
+            wait = bucket.take()
+        if wait:
+            raise self.rate_limited_answer(wait)
+
+    def handle(self, request):
+        """Answer one API request: (status, body, headers)."""
+        route, params = self.find_route(request.method, request.path[len(self.prefix):])
+        request.params = params
+        if not self.authorized(request.headers.get("Authorization", "")):
+            raise HTTPError(401, self.error_body(401, "unauthorized"))
+        fault = self.take_fault(request.method, request.path)
+        if fault and fault.latency_ms:
+            time.sleep(fault.latency_ms / 1000.0)
+        if fault and fault.status:
+            headers = {"Retry-After": str(fault.retry_after or 1)} if fault.status == 429 else {}
+            raise HTTPError(fault.status, self.error_body(fault.status, "injected fault"), headers)
+        self.check_rate(route, request)
+        if route.locked:
+            with self.lock:
+                status, body = route.handler(request, **params)
+        else:
+            status, body = route.handler(request, **params)
+        if fault and fault.lose_response:
+            raise HTTPError(408, self.error_body(408, "deadline_exceeded: the answer was lost"))
+        return status, body, {}
+
+    # --- control surface -------------------------------------------------
+    def handle_control(self, request):
+        parts = request.path[len("/_emulator/"):].strip("/").split("/")
+        method = request.method
+        if parts == ["health"] and method == "GET":
+            return 200, {"status": "ok"}
+        if parts == ["reset"] and method == "POST":
+            with self.lock:
+                self.faults = []
+                self.buckets = {}
+                self.settings = dict(self.default_settings)
+                self.store.put_meta("settings", {})
+                self.reset_state()
+                self.apply_settings()
+            return 200, {"status": "ok"}
+        if parts == ["requests"] and method == "GET":
+            since = int(request.arg("since", 0))
+            limit = request.arg("limit")
+            entries = self.store.requests_since(since, int(limit) if limit is not None else None)
+            return 200, {"requests": entries, "last_seq": self.store.last_seq()}
+        if parts == ["faults"]:
+            with self.lock:
+                if method == "POST":
+                    fault = Fault(request.json())
+                    self.faults.append(fault)
+                    return 200, fault.as_dict()
+                if method == "DELETE":
+                    self.faults = []
+                    return 200, {"faults": []}
+                if method == "GET":
+                    return 200, {"faults": [f.as_dict() for f in self.faults if f.count > 0]}
+        if parts == ["settings"] and method in ("GET", "POST"):
+            with self.lock:
+                if method == "POST":
+                    self.settings.update(request.json())
+                    self.store.put_meta("settings", self.settings)
+                    self.apply_settings()
+                return 200, self.settings
+        with self.lock:
+            return self.control(method, parts, request)
+
+
+def make_handler(service):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "sophia-ops-emulator"
+
+        def log_message(self, format, *args):  # noqa: A002 - the base class's name
+            pass  # the request log replaces the access log
+
+        def _serve(self):
+            started = time.monotonic()
+            request_id = uuid.uuid4().hex
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Request(self.command, split.path, parse_qs(split.query), self.headers, body, {})
+            control = split.path.startswith("/_emulator/")
+            try:
+                if control:
+                    status, payload = service.handle_control(request)
+                    headers = {}
+                elif split.path.startswith(service.prefix + "/"):
+                    status, payload, headers = service.handle(request)
+                else:
+                    raise HTTPError(404, service.error_body(404, "not found"))
+            except HTTPError as exc:
+                status, payload, headers = exc.status, exc.body, exc.headers
+            except Exception as exc:  # an emulator bug must still answer, and be visible
+                status, payload, headers = 500, service.error_body(500, "emulator error: %r" % exc), {}
+            self._answer(status, payload, dict(headers, **{"fly-request-id": request_id}))
+            if not control:
+                service.store.log_request({
+                    "time": time.time(), "method": self.command, "path": split.path,
+                    "query": split.query, "status": status, "request_id": request_id,
+                    "duration_ms": round((time.monotonic() - started) * 1000, 2)})
+
+        def _answer(self, status, payload, headers):
+            if isinstance(payload, (bytes, str)):
+                data = payload.encode() if isinstance(payload, str) else payload
+                content_type = "text/plain; charset=utf-8"
+            elif payload is None:
+                data, content_type = b"", None
+            else:
+                data, content_type = json.dumps(payload).encode(), "application/json"
+            self.send_response(status)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    return Handler
+
+
+def serve(service, host, port):
+    server = ThreadingHTTPServer((host, port), make_handler(service))
+    server.daemon_threads = True
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

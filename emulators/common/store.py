@@ -1,0 +1,92 @@
+"""SQLite state for an emulator: JSON documents by kind and key, plus the request log.
+
+Everything an emulator knows lives in one file under its data directory, so a
+restart of the server loses nothing. Callers hold the service lock; the
+connection is shared across the server's threads for that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL, key TEXT NOT NULL, parent TEXT, body TEXT NOT NULL,
+    seq INTEGER NOT NULL, PRIMARY KEY (kind, key));
+CREATE INDEX IF NOT EXISTS documents_parent ON documents (kind, parent);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, data_dir, filename="state.sqlite3"):
+        os.makedirs(data_dir, exist_ok=True)
+        self.db = sqlite3.connect(os.path.join(data_dir, filename), check_same_thread=False,
+                                  isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+        self._counter = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM documents").fetchone()[0]
+
+    # --- documents --------------------------------------------------------------
+    def get(self, kind, key):
+        row = self.db.execute("SELECT body FROM documents WHERE kind=? AND key=?", (kind, key)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind, key, body, parent=None):
+        """Insert or replace; insertion order is kept for listings."""
+        existing = self.db.execute("SELECT seq FROM documents WHERE kind=? AND key=?", (kind, key)).fetchone()
+        if existing:
+            seq = existing[0]
+        else:
+            self._counter += 1
+            seq = self._counter
+        self.db.execute("INSERT OR REPLACE INTO documents (kind, key, parent, body, seq) VALUES (?, ?, ?, ?, ?)",
+                        (kind, key, parent, json.dumps(body), seq))
+        return body
+
+    def delete(self, kind, key):
+        self.db.execute("DELETE FROM documents WHERE kind=? AND key=?", (kind, key))
+
+    def list(self, kind, parent=None):
+        if parent is None:
+            rows = self.db.execute("SELECT body FROM documents WHERE kind=? ORDER BY seq", (kind,))
+        else:
+            rows = self.db.execute("SELECT body FROM documents WHERE kind=? AND parent=? ORDER BY seq",
+                                   (kind, parent))
+        return [json.loads(row[0]) for row in rows]
+
+    def delete_children(self, parent):
+        self.db.execute("DELETE FROM documents WHERE parent=?", (parent,))
+
+    # --- meta (settings, counters) ----------------------------------------------
+    def get_meta(self, name, default=None):
+        row = self.db.execute("SELECT body FROM meta WHERE name=?", (name,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def put_meta(self, name, body):
+        self.db.execute("INSERT OR REPLACE INTO meta (name, body) VALUES (?, ?)", (name, json.dumps(body)))
+
+    # --- request log --------------------------------------------------------
+    def log_request(self, entry):
+        self.db.execute("INSERT INTO requests (body) VALUES (?)", (json.dumps(entry),))
+
+    def requests_since(self, since, limit=None):
+        sql = "SELECT seq, body FROM requests WHERE seq > ? ORDER BY seq"
+        args = [since]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [dict(json.loads(body), seq=seq) for seq, body in self.db.execute(sql, args)]
+
+    def last_seq(self):
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
+
+    def reset(self):
+        """Forget all documents and meta. The request log's numbering keeps going so that
+        a test's ``since`` marker taken before a reset stays meaningful."""
+        self.db.execute("DELETE FROM documents")
+        self.db.execute("DELETE FROM meta")
+        self.db.execute("DELETE FROM requests")

@@ -1,0 +1,1 @@
+"""Emulator of the Fly.io Machines API (https://api.machines.dev/v1)."""

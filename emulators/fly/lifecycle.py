@@ -1,0 +1,106 @@
+"""Machine lifecycle: the states a machine goes through, on a clock.
+
+A machine record carries a ``timeline``: ``[[state, at], ...]`` with ``at`` in
+epoch seconds. Its state now is the last entry whose time has come, so nothing
+has to run in the background and a restarted emulator picks up where it was.
+Each action replaces the timeline from "now" on.
+
+Actions go through a ``MachineBackend``. ``RecordBackend`` only keeps records;
+a backend that runs real containers can hook the same points.
+"""
+
+from __future__ import annotations
+
+import time
+
+# Persistent states a machine rests in, and the actions allowed from them.
+RUNNING = ("starting", "started", "restarting")
+STARTABLE = ("created", "stopped", "suspended", "failed")
+DESTROYABLE = ("created", "stopped", "suspended", "failed", "destroyed", "launch_failed")
+WAITABLE = ("started", "stopped", "suspended", "destroyed")
+
+
+def now():
+    return time.time()
+
+
+def state_at(machine, at=None):
+    at = now() if at is None else at
+    state = machine["timeline"][0][0]
+    for name, since in machine["timeline"]:
+        if since <= at:
+            state = name
+    return state
+
+
+def entered_at(machine, state):
+    """When the current timeline reaches ``state``, or None."""
+    for name, since in machine["timeline"]:
+        if name == state:
+            return since
+    return None
+
+
+class MachineBackend:
+    """Carries out what the API asked. Each method answers the new timeline."""
+
+    def __init__(self, transition_seconds, image_rules):
+        self.step = transition_seconds
+        self.image_rules = image_rules  # callable: image -> {"healthy": bool, "start": bool}
+
+    def _boot(self, machine, at):
+        ending = "started" if self.image_rules(machine["config"].get("image"))["start"] else "failed"
+        return [["starting", at], [ending, at + self.step]]
+
+    def launch(self, machine, skip_launch):
+        at = now()
+        return [["created", at]] + ([] if skip_launch else self._boot(machine, at + self.step))
+
+    def start(self, machine):
+        return self._boot(machine, now())
+
+    def stop(self, machine):
+        at = now()
+        return [["stopping", at], ["stopped", at + self.step]]
+
+    def restart(self, machine):
+        at = now()
+        return [["restarting", at], ["started", at + self.step]]
+
+    def suspend(self, machine):
+        at = now()
+        return [["suspending", at], ["suspended", at + self.step]]
+
+    def replace(self, machine, skip_launch):
+        at = now()
+        if skip_launch:
+            return [["replacing", at], ["stopped", at + self.step]]
+        return [["replacing", at]] + self._boot(machine, at + self.step)
+
+    def destroy(self, machine):
+        at = now()
+        return [["destroying", at], ["destroyed", at + self.step]]
+
+    def checks(self, machine, at=None):
+        """Health check results: passing one step after the machine started, unless the
+        image is marked unhealthy; critical while it is not running."""
+        at = now() if at is None else at
+        config_checks = machine["config"].get("checks") or {}
+        state = state_at(machine, at)
+        started = entered_at(machine, "started")
+        healthy = self.image_rules(machine["config"].get("image"))["healthy"]
+        results = []
+        for name in sorted(config_checks):
+            if state == "started" and healthy and started is not None and at >= started + self.step:
+                status, output = "passing", "200 OK"
+            elif state == "started" and healthy:
+                status, output = "warning", "waiting for the first check"
+            else:
+                status, output = "critical", "connection refused" if state == "started" else "machine is %s" % state
+            results.append({"name": name, "status": status, "output": output,
+                            "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))})
+        return results
+
+
+class RecordBackend(MachineBackend):
+    """Machines as records only: the timeline is the whole truth."""

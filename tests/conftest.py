@@ -1,0 +1,157 @@
+"""Session fixtures: the project's API emulators, started once, reset per test.
+
+Tests talk to the emulators over real HTTP on 127.0.0.1, exactly as the
+modules do; the control surface under ``/_emulator/`` lets a test inject faults,
+change state out of band and read the request log.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.support.ansible_cli import REPO_ROOT
+
+# The collection's Python (module_utils) is importable as
+# ansible_collections.sophia.ops.*, the way Ansible itself loads it.
+sys.path.insert(0, str(REPO_ROOT / ".collections"))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmulatorProcess:
+    """One emulator server (``python -m emulators.<name>``) and its control surface."""
+
+    def __init__(self, name, data_dir, token, extra_args=()):
+        self.name = name
+        self.token = token
+        self.port = free_port()
+        self.base_url = "http://127.0.0.1:%d" % self.port
+        self.data_dir = str(data_dir)
+        self.log_path = os.path.join(self.data_dir, "%s.log" % name)
+        self.extra_args = list(extra_args)
+        self.process = None
+        self.session = requests.Session()
+
+    def start(self, deadline_seconds=20):
+        os.makedirs(self.data_dir, exist_ok=True)
+        cmd = [sys.executable, "-m", "emulators.%s" % self.name, "--host", "127.0.0.1",
+               "--port", str(self.port), "--data-dir", self.data_dir, "--token", self.token]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(cmd + self.extra_args, cwd=REPO_ROOT, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if self.session.get(self.base_url + "/_emulator/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        with open(self.log_path, encoding="utf-8", errors="replace") as log:
+            raise RuntimeError("%s emulator did not start:\n%s" % (self.name, log.read()[-4000:]))
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    # --- control surface -------------------------------------------------
+    def control(self, method, path, **kwargs):
+        response = self.session.request(method, self.base_url + "/_emulator/" + path.lstrip("/"),
+                                        timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self):
+        """Forget every resource, fault, image rule and logged request."""
+        self.control("POST", "reset")
+
+    def requests_since(self, seq=0):
+        """Logged API requests (``/_emulator`` calls are not logged) with ``seq`` > ``seq``."""
+        return self.control("GET", "requests", params={"since": seq})["requests"]
+
+    def last_seq(self):
+        return self.control("GET", "requests", params={"since": 0, "limit": 0})["last_seq"]
+
+    def writes_since(self, seq):
+        """Requests after ``seq`` that could change state (anything but GET/HEAD)."""
+        return [entry for entry in self.requests_since(seq) if entry["method"] not in ("GET", "HEAD")]
+
+    def add_fault(self, status=None, count=1, method=None, path_regex=None, lose_response=False,
+                  latency_ms=0, retry_after=None):
+        """Answer the next ``count`` matching requests with ``status`` (or commit them and lose
+        the answer with ``lose_response``, or delay them by ``latency_ms``)."""
+        body = {"status": status, "count": count, "method": method, "path_regex": path_regex,
+                "lose_response": lose_response, "latency_ms": latency_ms, "retry_after": retry_after}
+        return self.control("POST", "faults", json={k: v for k, v in body.items() if v is not None})
+
+    def clear_faults(self):
+        self.control("DELETE", "faults")
+
+    def settings(self, **values):
+        """Change emulator settings, e.g. ``transition_seconds`` or ``rate_limits``."""
+        return self.control("POST", "settings", json=values)
+
+
+class FlyEmulator(EmulatorProcess):
+    def __init__(self, data_dir):
+        # Long enough that ansible's no_log masking cannot garble ordinary output.
+        super().__init__("fly", data_dir, token="fly-test-token-" + uuid.uuid4().hex)
+
+    @property
+    def url(self):
+        """The Machines API base URL the modules take as ``api_url``."""
+        return self.base_url + "/v1"
+
+    def module_args(self, **args):
+        """Module arguments with this emulator's URL and token filled in."""
+        return dict(api_url=self.url, api_token=self.token, **args)
+
+    def set_image(self, image, healthy=True, start=True):
+        """How machines running ``image`` behave: health checks pass or stay critical,
+        or the machine fails to start at all."""
+        return self.control("POST", "images", json={"image": image, "healthy": healthy, "start": start})
+
+    def drift_machine(self, app, machine_id, **changes):
+        """Change a machine out of band (``state``, ``config`` merged in, ``metadata``)."""
+        return self.control("POST", "apps/%s/machines/%s" % (app, machine_id), json=changes)
+
+    def api(self, method, path, **kwargs):
+        """A direct, authenticated Machines API call for test set-up and assertions."""
+        headers = {"Authorization": "Bearer " + self.token}
+        response = self.session.request(method, self.url + path, headers=headers, timeout=70, **kwargs)
+        return response
+
+
+@pytest.fixture(scope="session")
+def fly_emulator(tmp_path_factory):
+    emulator = FlyEmulator(tmp_path_factory.mktemp("fly-emulator"))
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def fly_api(fly_emulator):
+    """The Fly emulator, emptied before each test."""
+    fly_emulator.reset()
+    return fly_emulator
