@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.support.ansible_cli import REPO_ROOT
+from tests.support.openapi_contract import ContractChecker
 
 # The collection's Python (module_utils) is importable as
 # ansible_collections.sophia.ops.*, the way Ansible itself loads it.
@@ -40,7 +41,9 @@ class EmulatorProcess:
         self.base_url = "http://127.0.0.1:%d" % self.port
         self.data_dir = str(data_dir)
         self.log_path = os.path.join(self.data_dir, "%s.log" % name)
-        self.extra_args = list(extra_args)
+        # Every answer, whole, for the OpenAPI contract check at the end of the session.
+        self.capture_path = os.path.join(self.data_dir, "answers.jsonl")
+        self.extra_args = ["--capture-file", self.capture_path] + list(extra_args)
         self.process = None
         self.session = requests.Session()
 
@@ -64,6 +67,13 @@ class EmulatorProcess:
         self.stop()
         with open(self.log_path, encoding="utf-8", errors="replace") as log:
             raise RuntimeError("%s emulator did not start:\n%s" % (self.name, log.read()[-4000:]))
+
+    def contract_problems(self):
+        """Answers given so far that break the OpenAPI document (beyond the documented deviations)."""
+        checker = ContractChecker(self.name)
+        if not checker.available:
+            return None
+        return checker.check_file(self.capture_path)
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -137,9 +147,8 @@ class FlyEmulator(EmulatorProcess):
 
     def api(self, method, path, **kwargs):
         """A direct, authenticated Machines API call for test set-up and assertions."""
-        headers = {"Authorization": "Bearer " + self.token}
-        response = self.session.request(method, self.url + path, headers=headers, timeout=70, **kwargs)
-        return response
+        headers = dict(kwargs.pop("headers", None) or {}, Authorization="Bearer " + self.token)
+        return self.session.request(method, self.url + path, headers=headers, timeout=70, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +157,11 @@ def fly_emulator(tmp_path_factory):
     emulator.start()
     yield emulator
     emulator.stop()
+    # Every answer the emulator gave during the whole session keeps the contract.
+    checked = emulator.contract_problems()
+    if checked is not None and checked[1]:
+        pytest.fail("%d of %d Fly emulator answers break the OpenAPI document:\n%s"
+                    % (len(checked[1]), checked[0], "\n".join(checked[1][:40])))
 
 
 @pytest.fixture

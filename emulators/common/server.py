@@ -110,9 +110,11 @@ class Service:
     prefix = "/v1"
     default_settings = {"rate_limits": True}
 
-    def __init__(self, store, token):
+    def __init__(self, store, token, capture_path=None):
         self.store = store
         self.token = token
+        # Tests set this to check every answer against the OpenAPI document.
+        self.capture_path = capture_path
         self.lock = threading.RLock()
         self.routes = []
         self.faults = []
@@ -204,6 +206,15 @@ class Service:
             raise HTTPError(408, self.error_body(408, "deadline_exceeded: the answer was lost"))
         return status, body, {}
 
+    def capture(self, method, path, query, status, content_type, data):
+        """Keep a whole answer for contract tests. Answers never carry secret values."""
+        if not self.capture_path:
+            return
+        entry = {"method": method, "path": path, "query": query, "status": status,
+                 "content_type": content_type, "body": data.decode("utf-8", "replace")}
+        with self.lock, open(self.capture_path, "a", encoding="utf-8") as capture:
+            capture.write(json.dumps(entry) + "\n")
+
     # --- control surface -------------------------------------------------
     def handle_control(self, request):
         parts = request.path[len("/_emulator/"):].strip("/").split("/")
@@ -274,12 +285,13 @@ def make_handler(service):
                 status, payload, headers = exc.status, exc.body, exc.headers
             except Exception as exc:  # an emulator bug must still answer, and be visible
                 status, payload, headers = 500, service.error_body(500, "emulator error: %r" % exc), {}
-            self._answer(status, payload, dict(headers, **{"fly-request-id": request_id}))
+            data, content_type = self._answer(status, payload, dict(headers, **{"fly-request-id": request_id}))
             if not control:
                 service.store.log_request({
                     "time": time.time(), "method": self.command, "path": split.path,
                     "query": split.query, "status": status, "request_id": request_id,
                     "duration_ms": round((time.monotonic() - started) * 1000, 2)})
+                service.capture(self.command, split.path, split.query, status, content_type, data)
 
         def _answer(self, status, payload, headers):
             if isinstance(payload, (bytes, str)):
@@ -297,6 +309,7 @@ def make_handler(service):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
+            return data, content_type
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

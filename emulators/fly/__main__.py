@@ -17,9 +17,10 @@ def main(argv=None):
     parser.add_argument("--token", required=True, help="the API token clients must present")
     parser.add_argument("--transition-seconds", type=float,
                         help="how long each transient machine state lasts (default 0.2)")
+    parser.add_argument("--capture-file", help="append every /v1 answer, whole, to this JSONL file")
     args = parser.parse_args(argv)
 
-    service = FlyService(Store(args.data_dir), args.token)
+    service = FlyService(Store(args.data_dir), args.token, capture_path=args.capture_file)
     if args.transition_seconds is not None:
         service.settings["transition_seconds"] = args.transition_seconds
         service.apply_settings()

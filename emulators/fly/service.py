@@ -72,8 +72,8 @@ def with_server_defaults(config):
 class FlyService(Service):
     default_settings = {"rate_limits": True, "transition_seconds": 0.2, "lease_ttl_max": 3600}
 
-    def __init__(self, store, token):
-        super().__init__(store, token)
+    def __init__(self, store, token, capture_path=None):
+        super().__init__(store, token, capture_path)
         self.backend = RecordBackend(self.settings["transition_seconds"], self.image_rule)
         self._routes()
 
@@ -111,7 +111,7 @@ class FlyService(Service):
     def volume(self, app_name, volume_id):
         self.app(app_name)
         volume = self.store.get("volume", volume_id)
-        if volume is None or volume["app"] != app_name or volume.get("deleted"):
+        if volume is None or volume["app"] != app_name:
             raise HTTPError(404, {"error": "volume not found"})
         return volume
 
@@ -128,7 +128,7 @@ class FlyService(Service):
     # --- presentation ---------------------------------------------------------
     def render_app(self, app):
         machines = self.live_machines(app["name"])
-        volumes = [v for v in self.store.list("volume", app["name"]) if not v.get("deleted")]
+        volumes = self.store.list("volume", app["name"])
         return {"id": app["id"], "name": app["name"], "status": "deployed" if machines else "pending",
                 "network": app.get("network") or "default", "organization": {"name": app["org_slug"],
                                                                                "slug": app["org_slug"]},
@@ -144,10 +144,11 @@ class FlyService(Service):
         return out
 
     def render_volume(self, volume):
-        out = {key: value for key, value in volume.items() if key not in ("app", "deleted")}
+        out = {key: value for key, value in volume.items() if key not in ("app", "snapshots")}
         attached = self.attached_machine(volume["id"])
-        out["attached_machine_id"] = attached["id"] if attached else None
-        out["attached_alloc_id"] = attached["instance_id"] if attached else None
+        if attached:  # the document types these as plain strings: absent, not null, when free
+            out["attached_machine_id"] = attached["id"]
+            out["attached_alloc_id"] = attached["instance_id"]
         out["blocks"] = volume["size_gb"] * 262144
         out["blocks_free"] = out["blocks_avail"] = out["blocks"] - 1024
         out["bytes_total"] = volume["size_gb"] * 1024 ** 3
@@ -274,7 +275,7 @@ class FlyService(Service):
             raise HTTPError(400, {"error": "config.image is required"})
         for mount in config.get("mounts") or []:
             volume = self.store.get("volume", mount.get("volume") or "")
-            if volume is None or volume["app"] != app_name or volume.get("deleted"):
+            if volume is None or volume["app"] != app_name:
                 raise HTTPError(400, {"error": "volume %s not found" % mount.get("volume")})
             if region and volume["region"] != region:
                 raise HTTPError(400, {"error": "volume %s is in region %s, not %s"
@@ -480,8 +481,7 @@ class FlyService(Service):
     # --- volumes -------------------------------------------------------------------
     def list_volumes(self, request, app_name):
         self.app(app_name)
-        volumes = [v for v in self.store.list("volume", app_name) if not v.get("deleted")]
-        return 200, [self.render_volume(v) for v in volumes]
+        return 200, [self.render_volume(v) for v in self.store.list("volume", app_name)]
 
     def create_volume(self, request, app_name):
         self.app(app_name)
@@ -703,7 +703,7 @@ class FlyService(Service):
     def delete_certificate(self, request, app_name, hostname):
         cert = self.certificate(app_name, hostname)
         self.store.delete("certificate", cert["key"])
-        return 200, {"hostname": hostname, "acme_requested": False}
+        return 204, None
 
     # --- Fly-specific control endpoints ----------------------------------------
     def control(self, method, parts, request):
