@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import random
 import time
 import uuid
@@ -45,6 +46,15 @@ CREATE_MARKER_KEY = "sophia_ops_create_id"
 
 # The Machines API caps one wait call at 60 seconds.
 MAX_WAIT_CHUNK = 60
+
+
+def secret_digest(value):
+    """The digest the secrets listing shows for a value: the first 16 hex digits of its SHA-256.
+
+    Values cannot be read back, so this is how a module tells whether a secret
+    already holds the wanted value.
+    """
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 
 
 class FlyAPIError(Exception):

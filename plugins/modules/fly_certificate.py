@@ -1,0 +1,168 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fly_certificate
+short_description: Manage the TLS certificate of a custom domain on a Fly.io app
+version_added: 0.1.0
+description:
+  - Requests a Let's Encrypt (ACME) certificate for a hostname served by an app, or removes it.
+  - Fly.io issues the certificate once DNS points at the app; the result lists the DNS records to set.
+  - Optionally waits until the certificate is active.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.fly
+  - sophia.ops.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  app:
+    description:
+      - Name of the app that serves the hostname.
+    type: str
+    required: true
+  hostname:
+    description:
+      - The custom domain, for example C(api.sophia-intel.ai).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) requests a certificate unless the hostname has one; V(absent) removes the hostname and its
+        certificates from the app.
+    type: str
+    choices: [present, absent]
+    default: present
+  wait:
+    description:
+      - Wait until the certificate is active (Fly.io checks DNS and issues it).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - How long to wait, in seconds, with O(wait=true).
+    type: int
+    default: 600
+"""
+
+EXAMPLES = r"""
+- name: TLS for the public API domain, waiting until it is issued
+  sophia.ops.fly_certificate:
+    app: sophia-unified-api
+    hostname: api.sophia-intel.ai
+    wait: true
+  register: api_cert
+
+- name: Show the DNS records the domain needs
+  ansible.builtin.debug:
+    var: api_cert.fly_certificate.dns_requirements
+"""
+
+RETURN = r"""
+fly_certificate:
+  description: The certificate as the Machines API describes it; empty once removed.
+  returned: always
+  type: dict
+  contains:
+    hostname:
+      description: The custom domain.
+      type: str
+      sample: api.sophia-intel.ai
+    status:
+      description: C(pending_validation) until DNS is right and the certificate issued, then C(active).
+      type: str
+      sample: active
+    configured:
+      description: Whether DNS is set up for the app.
+      type: bool
+      sample: true
+    dns_requirements:
+      description: The A, AAAA, CNAME and ACME challenge records the domain needs.
+      type: dict
+      sample: {"a": ["137.66.10.20"], "cname": "sophia-unified-api.fly.dev"}
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+
+ACTIVE = "active"
+
+
+class FlyCertificate(FlyModule):
+    resource_key = "fly_certificate"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.app = module.params["app"]
+        self.hostname = module.params["hostname"]
+        self.certificate = self.call("Looking up the certificate of %s" % self.hostname,
+                                     self.client.get_certificate, self.app, self.hostname)
+
+    def present(self):
+        if not self.certificate:
+            self.changed = True
+            self.set_diff({}, {"hostname": self.hostname})
+            if self.check_mode:
+                self.exit({"hostname": self.hostname})
+            self.certificate = self.call("Requesting a certificate for %s" % self.hostname,
+                                         self.client.request_acme_certificate, self.app, self.hostname)
+        if self.module.params["wait"] and not self.check_mode:
+            self.wait_until_active()
+        self.exit(self.certificate)
+
+    def wait_until_active(self):
+        """Ask Fly.io to check DNS and issue, with growing pauses, until active or out of time."""
+        deadline = time.monotonic() + self.module.params["wait_timeout"]
+        pause = 0.5
+        while self.certificate.get("status") != ACTIVE:
+            if time.monotonic() >= deadline:
+                self.module.fail_json(msg="certificate of %s is still %s after %ss; check the DNS records in "
+                                          "dns_requirements" % (self.hostname, self.certificate.get("status"),
+                                                                self.module.params["wait_timeout"]),
+                                      fly_certificate=self.certificate)
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 15)
+            self.certificate = self.call("Checking the certificate of %s" % self.hostname,
+                                         self.client.check_certificate, self.app, self.hostname)
+
+    def absent(self):
+        if self.certificate:
+            self.changed = True
+            self.set_diff({"hostname": self.hostname, "status": self.certificate.get("status")}, {})
+            if not self.check_mode:
+                self.call("Removing the certificate of %s" % self.hostname, self.client.delete_certificate,
+                          self.app, self.hostname)
+        self.exit({})
+
+
+def main():
+    argument_spec = fly_argument_spec()
+    argument_spec.update(
+        app=dict(type="str", required=True),
+        hostname=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=600),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    certificate = FlyCertificate(module)
+    if module.params["state"] == "present":
+        certificate.present()
+    certificate.absent()
+
+
+if __name__ == "__main__":
+    main()

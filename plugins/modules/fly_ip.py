@@ -1,0 +1,162 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fly_ip
+short_description: Assign or release the IP addresses of a Fly.io app
+version_added: 0.1.0
+description:
+  - Makes sure an app has an IP address of a given type (and region), or releases addresses.
+  - Public addresses are what custom domains point at (see M(sophia.ops.fly_certificate)).
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.fly
+  - sophia.ops.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  app:
+    description:
+      - Name of the app.
+    type: str
+    required: true
+  type:
+    description:
+      - Kind of address. V(shared_v4) is free and enough for HTTP(S) services; V(v4) is a dedicated IPv4
+        address; V(private_v6) is a Flycast address reachable only inside the organization's network.
+      - With O(state=absent) and no O(address), every address of this type (and O(region)) is released.
+    type: str
+    choices: [v4, v6, shared_v4, private_v6]
+  region:
+    description:
+      - Region of a regional address; global when not set.
+    type: str
+  address:
+    description:
+      - One exact address to release with O(state=absent).
+    type: str
+  state:
+    description:
+      - V(present) assigns an address of O(type) unless the app has one; V(absent) releases addresses.
+    type: str
+    choices: [present, absent]
+    default: present
+"""
+
+EXAMPLES = r"""
+- name: Public addresses of the Agent UI
+  sophia.ops.fly_ip:
+    app: sophia-agent-ui
+    type: "{{ item }}"
+  loop: [shared_v4, v6]
+
+- name: Release a dedicated IPv4 address that is no longer needed
+  sophia.ops.fly_ip:
+    app: sophia-agent-ui
+    address: 137.66.10.20
+    state: absent
+"""
+
+RETURN = r"""
+fly_ip:
+  description: The app's addresses of the asked type after the run.
+  returned: always
+  type: dict
+  contains:
+    addresses:
+      description: The matching IP assignments, each with C(ip), C(type), C(region), C(shared), C(created_at).
+      type: list
+      elements: dict
+      sample: [{"ip": "66.241.124.10", "type": "shared_v4", "region": "global", "shared": true}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+
+
+def ip_type(assignment):
+    """The listing does not say the type; the address does."""
+    address = assignment.get("ip") or ""
+    if assignment.get("shared"):
+        return "shared_v4"
+    if "." in address:
+        return "v4"
+    if address.lower().startswith("fdaa:"):
+        return "private_v6"
+    return "v6"
+
+
+class FlyIP(FlyModule):
+    resource_key = "fly_ip"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.app = module.params["app"]
+        listed = self.call("Listing IP addresses of %s" % self.app, self.client.list_ips, self.app)
+        self.assignments = [dict(a, type=ip_type(a)) for a in listed]
+
+    def matching(self):
+        params = self.module.params
+        if params["address"]:
+            return [a for a in self.assignments if a["ip"] == params["address"]]
+        return [a for a in self.assignments if a["type"] == params["type"]
+                and params["region"] in (None, a.get("region"))]
+
+    def present(self):
+        params = self.module.params
+        found = self.matching()
+        if found:
+            self.exit({"addresses": found})
+        body = {"type": params["type"]}
+        if params["region"]:
+            body["region"] = params["region"]
+        self.changed = True
+        self.set_diff({"addresses": []}, {"addresses": [body]})
+        if self.check_mode:
+            self.exit({"addresses": [body]})
+        assigned = self.call("Assigning a %s address to %s" % (params["type"], self.app),
+                             self.client.assign_ip, self.app, body)
+        self.exit({"addresses": [dict(assigned, type=ip_type(assigned))]})
+
+    def absent(self):
+        found = self.matching()
+        if found:
+            self.changed = True
+            self.set_diff({"addresses": [a["ip"] for a in found]}, {"addresses": []})
+            if not self.check_mode:
+                for assignment in found:
+                    self.call("Releasing %s" % assignment["ip"], self.client.release_ip, self.app, assignment["ip"])
+        self.exit({"addresses": []})
+
+
+def main():
+    argument_spec = fly_argument_spec()
+    argument_spec.update(
+        app=dict(type="str", required=True),
+        type=dict(type="str", choices=["v4", "v6", "shared_v4", "private_v6"]),
+        region=dict(type="str"),
+        address=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[("state", "present", ("type",))],
+                           required_one_of=[("type", "address")])
+    ips = FlyIP(module)
+    if module.params["state"] == "present":
+        ips.present()
+    ips.absent()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fly_secret
+short_description: Set or unset the secrets of a Fly.io app
+version_added: 0.1.0
+description:
+  - Sets app secrets (environment variables whose values Fly.io keeps encrypted) or removes them, in one request.
+  - Values are write-only; the API lists only names, digests and timestamps. How the module decides that a
+    secret needs writing is set by O(update_mode).
+  - Machines see new secrets after they restart; O(restart_machines) does that.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.fly
+  - sophia.ops.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff names the secrets that change and shows the server's digests, never values.
+  idempotent:
+    support: full
+    details:
+      - With O(update_mode=always) every run writes, and reports a change.
+options:
+  app:
+    description:
+      - Name of the app.
+    type: str
+    required: true
+  secrets:
+    description:
+      - Secret names and their values.
+      - With O(state=absent), the names to remove (values are ignored).
+    type: dict
+    default: {}
+  names:
+    description:
+      - More names to remove with O(state=absent).
+    type: list
+    elements: str
+    default: []
+  state:
+    description:
+      - V(present) sets the secrets in O(secrets); V(absent) removes the named secrets.
+    type: str
+    choices: [present, absent]
+    default: present
+  update_mode:
+    description:
+      - How a secret that already exists is treated.
+      - V(digest) compares the digest the API lists with the SHA-256 digest of the wanted value and writes only
+        when they differ. If the API's digest is not of that form, the secret is written and a warning says so.
+      - V(always) writes every secret on every run and always reports a change.
+      - V(on_create) only writes secrets that do not exist yet; existing values are left alone.
+    type: str
+    choices: [digest, always, on_create]
+    default: digest
+  restart_machines:
+    description:
+      - After secrets changed, restart the app's started machines so that they read the new values.
+    type: bool
+    default: false
+notes:
+  - All changes go out in one request, so the machines never see half of them.
+"""
+
+EXAMPLES = r"""
+- name: Database and cache credentials for the unified API
+  sophia.ops.fly_secret:
+    app: sophia-unified-api
+    secrets:
+      DATABASE_URL: "{{ vault_neon_database_url }}"
+      REDIS_URL: "{{ vault_redis_url }}"
+    restart_machines: true
+  no_log: true
+
+- name: Seed a generated key only once; later runs keep what is there
+  sophia.ops.fly_secret:
+    app: sophia-weaviate
+    secrets:
+      AUTHENTICATION_APIKEY_ALLOWED_KEYS: "{{ lookup('ansible.builtin.password', '/dev/null', length=40) }}"
+    update_mode: on_create
+  no_log: true
+
+- name: Retire an old credential
+  sophia.ops.fly_secret:
+    app: sophia-unified-api
+    names: [LEGACY_OPENAI_KEY]
+    state: absent
+"""
+
+RETURN = r"""
+fly_secret:
+  description: The app's secrets after the run, without values.
+  returned: always
+  type: dict
+  contains:
+    app:
+      description: App name.
+      type: str
+      sample: sophia-unified-api
+    secrets:
+      description: Name, digest and timestamps of every secret of the app.
+      type: list
+      elements: dict
+      sample: [{"name": "REDIS_URL", "digest": "5d2c9f0c1a7b3e44", "created_at": "2026-11-24T10:00:00Z",
+                "updated_at": "2026-11-24T10:00:00Z"}]
+    version:
+      description: Secrets version the API answered after a write; null when nothing was written.
+      type: int
+      sample: 7
+    changed_names:
+      description: Names that were (or, in check mode, would be) set or removed.
+      type: list
+      elements: str
+      sample: [REDIS_URL]
+    restarted_machines:
+      description: IDs of the machines restarted (or that would be) to pick the secrets up.
+      type: list
+      elements: str
+      sample: ["1857156b526dd8"]
+"""
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
+
+OUR_DIGEST = re.compile(r"^[0-9a-f]{16}$")
+
+
+class FlySecret(FlyModule):
+    resource_key = "fly_secret"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.app = module.params["app"]
+        listed = self.call("Listing secrets of %s" % self.app, self.client.list_secrets, self.app)
+        self.existing = dict((secret["name"], secret) for secret in listed)
+
+    def needs_write(self, name, value):
+        current = self.existing.get(name)
+        mode = self.module.params["update_mode"]
+        if current is None or mode == "always":
+            return True
+        if mode == "on_create":
+            return False
+        digest = current.get("digest") or ""
+        if not OUR_DIGEST.match(digest):
+            self.warnings.append("the API's digest of %s is not a SHA-256 prefix; the secret is written "
+                                 "because its value cannot be compared" % name)
+            return True
+        return digest != secret_digest(value)
+
+    def present(self):
+        changes = dict((name, str(value)) for name, value in self.module.params["secrets"].items()
+                       if self.needs_write(name, str(value)))
+        self.apply(changes)
+
+    def absent(self):
+        names = list(self.module.params["secrets"]) + self.module.params["names"]
+        self.apply(dict((name, None) for name in names if name in self.existing))
+
+    def apply(self, changes):
+        """Write ``changes`` (name -> value, or None to remove) in one request."""
+        version = None
+        restarted = []
+        if changes:
+            self.changed = True
+            self.set_diff(
+                dict((name, self.existing[name].get("digest")) for name in changes if name in self.existing),
+                dict((name, "(new value)") for name, value in changes.items() if value is not None))
+            restarted = self.machines_to_restart()
+            if not self.check_mode:
+                answer = self.call("Updating secrets of %s" % self.app, self.client.update_secrets, self.app, changes)
+                version = answer.get("version")
+                listed = answer.get("secrets")
+                if listed is None:
+                    listed = self.call("Listing secrets of %s" % self.app, self.client.list_secrets, self.app)
+                self.existing = dict((secret["name"], secret) for secret in listed)
+                for machine_id in restarted:
+                    self.call("Restarting machine %s" % machine_id, self.client.machine_action,
+                              self.app, machine_id, "restart")
+        self.exit({"app": self.app, "version": version, "changed_names": sorted(changes),
+                   "restarted_machines": restarted,
+                   "secrets": [dict((k, v) for k, v in secret.items() if k != "value")
+                               for secret in self.existing.values()]})
+
+    def machines_to_restart(self):
+        if not self.module.params["restart_machines"]:
+            return []
+        machines = self.call("Listing machines of %s" % self.app, self.client.list_machines, self.app)
+        return [machine["id"] for machine in machines if machine.get("state") == "started"]
+
+
+def main():
+    argument_spec = fly_argument_spec()
+    argument_spec.update(
+        app=dict(type="str", required=True),
+        secrets=dict(type="dict", default={}, no_log=True),
+        names=dict(type="list", elements="str", default=[]),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        update_mode=dict(type="str", choices=["digest", "always", "on_create"], default="digest"),
+        restart_machines=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    secrets = FlySecret(module)
+    if module.params["state"] == "present":
+        secrets.present()
+    secrets.absent()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fly_volume
+short_description: Create, grow or delete a Fly.io volume
+version_added: 0.1.0
+description:
+  - Makes sure a persistent volume exists in a region with at least the wanted size and the wanted snapshot
+    settings, or that it is gone.
+  - Volumes only grow. Asking for a smaller size fails instead of losing data.
+  - Deleting a volume destroys its data, so it needs O(confirm_delete=true), and a volume that a machine
+    still mounts is never deleted.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.fly
+  - sophia.ops.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  app:
+    description:
+      - Name of the app the volume belongs to.
+    type: str
+    required: true
+  name:
+    description:
+      - Volume name (lowercase letters, digits and underscores). With O(region), it identifies the volume.
+      - Several volumes may share a name; when more than one matches, pass O(volume_id).
+    type: str
+  volume_id:
+    description:
+      - ID of one exact volume (C(vol_...)). Takes precedence over O(name).
+    type: str
+  region:
+    description:
+      - Region the volume lives in. Required to create one; a volume never moves.
+    type: str
+  size_gb:
+    description:
+      - Wanted size in GB. A new volume gets this size (1 when not set); an existing smaller one is extended.
+    type: int
+  encrypted:
+    description:
+      - Whether a new volume is encrypted. Cannot change later; a difference is reported as a warning.
+    type: bool
+    default: true
+  snapshot_retention:
+    description:
+      - Days to keep snapshots (1 to 60).
+    type: int
+  auto_backup_enabled:
+    description:
+      - Whether Fly.io takes daily snapshots.
+    type: bool
+  state:
+    description:
+      - V(present) creates or updates the volume; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  confirm_delete:
+    description:
+      - Must be V(true) for O(state=absent) to delete a volume and the data on it.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Weaviate's data volume in the primary region
+  sophia.ops.fly_volume:
+    app: sophia-weaviate
+    name: weaviate_data
+    region: iad
+    size_gb: 20
+    snapshot_retention: 14
+
+- name: Delete a scratch volume (its data goes with it)
+  sophia.ops.fly_volume:
+    app: sophia-scratch
+    volume_id: vol_2n0l3vl60qpv635d
+    state: absent
+    confirm_delete: true
+"""
+
+RETURN = r"""
+fly_volume:
+  description: The volume as the Machines API describes it; empty once deleted.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Volume ID.
+      type: str
+      sample: vol_2n0l3vl60qpv635d
+    name:
+      description: Volume name.
+      type: str
+      sample: weaviate_data
+    region:
+      description: Region of the volume.
+      type: str
+      sample: iad
+    size_gb:
+      description: Size in GB.
+      type: int
+      sample: 20
+    attached_machine_id:
+      description: The machine that mounts it, when one does.
+      type: str
+      sample: 1857156b526dd8
+    snapshot_retention:
+      description: Days snapshots are kept.
+      type: int
+      sample: 14
+    auto_backup_enabled:
+      description: Whether daily snapshots are taken.
+      type: bool
+      sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+
+SETTINGS = ("snapshot_retention", "auto_backup_enabled")
+
+
+def volume_summary(volume):
+    keys = ("id", "name", "region", "size_gb", "encrypted") + SETTINGS
+    return dict((key, volume.get(key)) for key in keys if volume and key in volume)
+
+
+class FlyVolume(FlyModule):
+    resource_key = "fly_volume"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.app = module.params["app"]
+        self.volume = self.find()
+
+    def find(self):
+        params = self.module.params
+        if params["volume_id"]:
+            return self.call("Looking up volume %s" % params["volume_id"], self.client.get_volume,
+                             self.app, params["volume_id"])
+        volumes = self.call("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
+        matches = [v for v in volumes if v.get("name") == params["name"]
+                   and params["region"] in (None, v.get("region"))]
+        if len(matches) > 1:
+            self.module.fail_json(msg="%d volumes named %s match%s; pass volume_id to pick one: %s"
+                                      % (len(matches), params["name"],
+                                         " in region %s" % params["region"] if params["region"] else "",
+                                         ", ".join(v["id"] for v in matches)))
+        return matches[0] if matches else None
+
+    def present(self):
+        if not self.volume:
+            self.create()
+        params = self.module.params
+        if params["region"] and params["region"] != self.volume.get("region"):
+            self.module.fail_json(msg="volume %s is in region %s; volumes cannot move to %s"
+                                      % (self.volume["id"], self.volume.get("region"), params["region"]))
+        if params["encrypted"] != self.volume.get("encrypted", True):
+            self.warnings.append("encryption of volume %s cannot change after creation" % self.volume["id"])
+        after = dict(self.volume)
+        size = params["size_gb"]
+        if size is not None and size < self.volume["size_gb"]:
+            self.module.fail_json(msg="volume %s is %d GB; volumes never shrink, so %d GB cannot be applied"
+                                      % (self.volume["id"], self.volume["size_gb"], size))
+        grow = size is not None and size > self.volume["size_gb"]
+        settings = dict((key, params[key]) for key in SETTINGS
+                        if params[key] is not None and params[key] != self.volume.get(key))
+        if grow:
+            after["size_gb"] = size
+        after.update(settings)
+        if grow or settings:
+            self.changed = True
+            self.set_diff(volume_summary(self.volume), volume_summary(after))
+            if not self.check_mode:
+                if grow:
+                    answer = self.call("Extending volume %s" % self.volume["id"], self.client.extend_volume,
+                                       self.app, self.volume["id"], size)
+                    after = answer.get("volume") or after
+                    if answer.get("needs_restart"):
+                        self.warnings.append("volume %s grew; its machine needs a restart to see the space"
+                                             % self.volume["id"])
+                if settings:
+                    after = self.call("Updating volume %s" % self.volume["id"], self.client.update_volume,
+                                      self.app, self.volume["id"], settings)
+        self.exit(after)
+
+    def create(self):
+        params = self.module.params
+        if not params["name"] or not params["region"]:
+            self.module.fail_json(msg="creating a volume needs name and region")
+        body = {"name": params["name"], "region": params["region"], "size_gb": params["size_gb"] or 1,
+                "encrypted": params["encrypted"]}
+        body.update((key, params[key]) for key in SETTINGS if params[key] is not None)
+        self.changed = True
+        self.set_diff({}, body)
+        if self.check_mode:
+            self.exit(body)
+        self.exit(self.call("Creating volume %s in %s" % (params["name"], params["region"]),
+                            self.client.create_volume, self.app, body))
+
+    def absent(self):
+        if not self.volume:
+            self.exit({})
+        if self.volume.get("attached_machine_id"):
+            self.module.fail_json(msg="volume %s is mounted by machine %s; destroy the machine first"
+                                      % (self.volume["id"], self.volume["attached_machine_id"]))
+        if not self.module.params["confirm_delete"]:
+            self.module.fail_json(msg="deleting volume %s destroys its data; set confirm_delete: true to do it"
+                                      % self.volume["id"])
+        self.changed = True
+        self.set_diff(volume_summary(self.volume), {})
+        if not self.check_mode:
+            self.call("Deleting volume %s" % self.volume["id"], self.client.delete_volume, self.app, self.volume["id"])
+        self.exit({})
+
+
+def main():
+    argument_spec = fly_argument_spec()
+    argument_spec.update(
+        app=dict(type="str", required=True),
+        name=dict(type="str"),
+        volume_id=dict(type="str"),
+        region=dict(type="str"),
+        size_gb=dict(type="int"),
+        encrypted=dict(type="bool", default=True),
+        snapshot_retention=dict(type="int"),
+        auto_backup_enabled=dict(type="bool"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        confirm_delete=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_one_of=[("name", "volume_id")])
+    volume = FlyVolume(module)
+    if module.params["state"] == "present":
+        volume.present()
+    volume.absent()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""sophia.ops.fly_volume through the ansible CLI against the emulator."""
+
+from __future__ import annotations
+
+from tests.support.ansible_cli import run_module
+
+
+def test_lifecycle(fly, app):
+    args = fly.module_args(app=app, name="weaviate_data", region="iad", size_gb=2)
+
+    seq = fly.last_seq()
+    predicted = run_module("fly_volume", args, check=True)
+    assert predicted.changed and fly.writes_since(seq) == []
+
+    created = run_module("fly_volume", args)
+    assert created.changed
+    volume = created["fly_volume"]
+    assert (volume["name"], volume["region"], volume["size_gb"]) == ("weaviate_data", "iad", 2)
+
+    seq = fly.last_seq()
+    assert not run_module("fly_volume", args).changed
+    assert fly.writes_since(seq) == []
+
+    bigger = dict(args, size_gb=5, snapshot_retention=14)
+    seq = fly.last_seq()
+    predicted = run_module("fly_volume", bigger, check=True, diff=True)
+    assert predicted.changed and fly.writes_since(seq) == []
+    assert predicted["diff"]["before"]["size_gb"] == 2 and predicted["diff"]["after"]["size_gb"] == 5
+    assert predicted["diff"]["after"]["snapshot_retention"] == 14
+
+    grown = run_module("fly_volume", bigger, diff=True)
+    assert grown.changed and grown["fly_volume"]["size_gb"] == 5
+    shown = fly.api("GET", "/apps/%s/volumes/%s" % (app, volume["id"])).json()
+    assert (shown["size_gb"], shown["snapshot_retention"]) == (5, 14)
+    assert not run_module("fly_volume", bigger).changed
+
+    gone = dict(args, state="absent", confirm_delete=True)
+    seq = fly.last_seq()
+    assert run_module("fly_volume", gone, check=True).changed
+    assert fly.writes_since(seq) == []
+    assert run_module("fly_volume", gone).changed
+    assert fly.api("GET", "/apps/%s/volumes/%s" % (app, volume["id"])).status_code == 404
+    assert not run_module("fly_volume", gone).changed
+
+
+def test_a_volume_never_shrinks(fly, app):
+    args = fly.module_args(app=app, name="data", region="iad", size_gb=3)
+    run_module("fly_volume", args)
+    seq = fly.last_seq()
+    refused = run_module("fly_volume", dict(args, size_gb=1))
+    assert refused.failed and "never shrink" in refused["msg"]
+    assert fly.writes_since(seq) == []
+
+
+def test_deleting_needs_confirmation_and_a_free_volume(fly, app):
+    created = run_module("fly_volume", fly.module_args(app=app, name="data", region="iad"))["fly_volume"]
+    unconfirmed = run_module("fly_volume", fly.module_args(app=app, volume_id=created["id"], state="absent"))
+    assert unconfirmed.failed and "confirm_delete" in unconfirmed["msg"]
+
+    fly.api("POST", "/apps/%s/machines" % app,
+            json={"region": "iad", "config": {"image": "nginx:1.27",
+                                              "mounts": [{"volume": created["id"], "path": "/data"}]}})
+    seq = fly.last_seq()
+    attached = run_module("fly_volume", fly.module_args(app=app, volume_id=created["id"], state="absent",
+                                                        confirm_delete=True))
+    assert attached.failed and "mounted by machine" in attached["msg"]
+    assert fly.writes_since(seq) == []
+
+
+def test_same_name_in_two_regions_needs_a_region_or_id(fly, app):
+    in_iad = run_module("fly_volume", fly.module_args(app=app, name="data", region="iad"))["fly_volume"]
+    run_module("fly_volume", fly.module_args(app=app, name="data", region="ord"))
+    ambiguous = run_module("fly_volume", fly.module_args(app=app, name="data", size_gb=4))
+    assert ambiguous.failed and "volume_id" in ambiguous["msg"]
+    moved = run_module("fly_volume", fly.module_args(app=app, volume_id=in_iad["id"], region="ord"))
+    assert moved.failed and "cannot move" in moved["msg"]
