@@ -59,8 +59,10 @@ class FlyModule:
 
     resource_key = "fly_resource"
 
-    def __init__(self, module):
+    def __init__(self, module, resource_key=None):
         self.module = module
+        if resource_key:  # info modules use the base class as it is
+            self.resource_key = resource_key
         if not HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         params = module.params

@@ -1,0 +1,71 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fly_app_info
+short_description: Read Fly.io apps
+version_added: 0.1.0
+description:
+  - Returns one app by name, or every app of an organization.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.fly
+  - sophia.ops.attributes
+  - sophia.ops.attributes.info_module
+options:
+  name:
+    description:
+      - Name of one app. When not set, every app of O(org_slug) is returned.
+    type: str
+    aliases: [app]
+  org_slug:
+    description:
+      - Organization whose apps are listed, V(personal) for the token owner's own.
+    type: str
+    default: personal
+"""
+
+EXAMPLES = r"""
+- name: Every app of the production organization
+  sophia.ops.fly_app_info:
+    org_slug: sophia-intel
+  register: fly_apps
+"""
+
+RETURN = r"""
+apps:
+  description: The apps found; empty when the named app does not exist.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "jlyv9r5d56v18xrg", "name": "sophia-weaviate", "status": "deployed",
+            "organization": {"name": "Sophia Intel", "slug": "sophia-intel"}}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+
+
+def main():
+    argument_spec = fly_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", aliases=["app"]),
+        org_slug=dict(type="str", default="personal"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    info = FlyModule(module, resource_key="apps")
+    name = module.params["name"]
+    if name:
+        app = info.call("Looking up app %s" % name, info.client.get_app, name)
+        info.exit([app] if app else [])
+    info.exit(info.call("Listing apps", info.client.list_apps, module.params["org_slug"]))
+
+
+if __name__ == "__main__":
+    main()

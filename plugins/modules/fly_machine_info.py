@@ -1,0 +1,112 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: fly_machine_info
+short_description: Read the machines of a Fly.io app
+version_added: 0.1.0
+description:
+  - Returns the machines of an app, with their config, state and health checks; optionally only one, or
+    those of a process group, region or metadata.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.fly
+  - sophia.ops.attributes
+  - sophia.ops.attributes.info_module
+options:
+  app:
+    description:
+      - Name of the app.
+    type: str
+    required: true
+  machine_id:
+    description:
+      - ID of one machine.
+    type: str
+  name:
+    description:
+      - Only the machine with this name.
+    type: str
+  group:
+    description:
+      - Only machines of this process group (metadata C(fly_process_group)).
+    type: str
+  region:
+    description:
+      - Only machines in this region.
+    type: str
+  metadata:
+    description:
+      - Only machines whose metadata has all these keys and values.
+    type: dict
+    default: {}
+  include_destroyed:
+    description:
+      - Also list machines that were destroyed recently.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: The unified API's app machines
+  sophia.ops.fly_machine_info:
+    app: sophia-unified-api
+    group: app
+  register: api_machines
+
+- name: All of them pass their health checks
+  ansible.builtin.assert:
+    that: >-
+      api_machines.machines | map(attribute='checks') | flatten
+      | rejectattr('status', 'equalto', 'passing') | list | length == 0
+"""
+
+RETURN = r"""
+machines:
+  description: The matching machines.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "1857156b526dd8", "name": "sophia-unified-api-app-1", "state": "started", "region": "iad",
+            "instance_id": "01HEPA330HZ37A78TK080NAK1M", "config": {"image": "registry.fly.io/sophia-api:1.4.2"},
+            "checks": [{"name": "alive", "status": "passing"}]}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+
+
+def main():
+    argument_spec = fly_argument_spec()
+    argument_spec.update(
+        app=dict(type="str", required=True),
+        machine_id=dict(type="str"),
+        name=dict(type="str"),
+        group=dict(type="str"),
+        region=dict(type="str"),
+        metadata=dict(type="dict", default={}),
+        include_destroyed=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    info = FlyModule(module, resource_key="machines")
+    params = module.params
+    if params["machine_id"]:
+        machine = info.call("Looking up machine %s" % params["machine_id"], info.client.get_machine,
+                            params["app"], params["machine_id"])
+        info.exit([machine] if machine else [])
+    metadata = dict(params["metadata"])
+    if params["group"]:
+        metadata["fly_process_group"] = params["group"]
+    machines = info.call("Listing machines of %s" % params["app"], info.client.list_machines, params["app"],
+                         region=params["region"], include_deleted=params["include_destroyed"], metadata=metadata)
+    info.exit([m for m in machines if params["name"] in (None, m.get("name"))])
+
+
+if __name__ == "__main__":
+    main()
