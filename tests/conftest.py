@@ -145,10 +145,16 @@ class FlyEmulator(EmulatorProcess):
         """Change a machine out of band (``state``, ``config`` merged in, ``metadata``)."""
         return self.control("POST", "apps/%s/machines/%s" % (app, machine_id), json=changes)
 
-    def api(self, method, path, **kwargs):
-        """A direct, authenticated Machines API call for test set-up and assertions."""
+    def api(self, method, path, retry_throttled=True, **kwargs):
+        """A direct, authenticated Machines API call for test set-up and assertions. A 429 is
+        waited out (bounded) unless the test is about the rate limits themselves."""
         headers = dict(kwargs.pop("headers", None) or {}, Authorization="Bearer " + self.token)
-        return self.session.request(method, self.url + path, headers=headers, timeout=70, **kwargs)
+        for dummy in range(10):
+            response = self.session.request(method, self.url + path, headers=headers, timeout=70, **kwargs)
+            if response.status_code != 429 or not retry_throttled:
+                return response
+            time.sleep(float(response.headers.get("Retry-After") or 1))
+        return response
 
 
 @pytest.fixture(scope="session")

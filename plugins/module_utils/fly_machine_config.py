@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Comparing a wanted machine config with the one the Machines API holds.
+
+The API stores a config with the platform's defaults filled in and with keys
+it adds on its own. A config is "the same" when everything the user asked for
+is there, where:
+
+- top-level keys the user did not give are the platform's business and ignored;
+- inside structured objects (``guest``, a service, a check, a mount, ...) keys
+  only the server has are ignored too, and ``guest`` gets the documented
+  defaults before comparing;
+- maps of user data (``env``, ``metadata``, the names of ``checks``, ...) must
+  have exactly the wanted keys, so that a removed variable is noticed;
+- ``None``, ``{}`` and ``[]`` all mean "nothing".
+
+Keys that sophia.ops writes for itself (the create marker) never count.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY
+
+# Maps whose keys are the user's data: an extra key on the server is a difference.
+EXACT_KEY_MAPS = frozenset(("env", "metadata", "checks", "processes_env"))
+
+# What the platform fills into `guest` when it is left out (docs: Machine config).
+GUEST_DEFAULTS = {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}
+
+# Metadata keys the module owns; they are never compared or shown.
+PRIVATE_METADATA = frozenset((CREATE_MARKER_KEY,))
+
+
+def is_empty(value):
+    return value is None or value == {} or value == []
+
+
+def with_defaults(config):
+    """The wanted config with the defaults the platform would add to it."""
+    config = copy.deepcopy(config or {})
+    if "guest" in config and isinstance(config["guest"], dict):
+        config["guest"] = dict(GUEST_DEFAULTS, **config["guest"])
+    return config
+
+
+def _scalar_equal(wanted, actual):
+    if wanted == actual:
+        return True
+    # "8080" from a template and 8080 from the API are the same port.
+    return not isinstance(wanted, (dict, list, bool)) and not isinstance(actual, (dict, list, bool)) \
+        and str(wanted) == str(actual)
+
+
+def _matches(wanted, actual, key=None):
+    if is_empty(wanted):
+        return is_empty(actual)
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return False
+        if key == "metadata":
+            actual = dict((k, v) for k, v in actual.items() if k not in PRIVATE_METADATA)
+        if key in EXACT_KEY_MAPS:
+            wanted_keys = set(k for k, v in wanted.items() if not is_empty(v))
+            actual_keys = set(k for k, v in actual.items() if not is_empty(v))
+            if wanted_keys != actual_keys:
+                return False
+        return all(_matches(value, actual.get(name), name) for name, value in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(actual, list) or len(wanted) != len(actual):
+            return False
+        return all(_matches(w, a, key) for w, a in zip(wanted, actual))
+    return _scalar_equal(wanted, actual)
+
+
+def config_matches(wanted, actual):
+    """True when the machine's ``actual`` config already is what ``wanted`` asks for."""
+    wanted = with_defaults(wanted)
+    actual = actual or {}
+    return all(_matches(value, actual.get(name), name) for name, value in wanted.items())
+
+
+def comparable(actual, wanted):
+    """The part of ``actual`` that ``wanted`` speaks about, for a readable diff."""
+    actual = actual or {}
+    shown = {}
+    for name in with_defaults(wanted):
+        value = copy.deepcopy(actual.get(name))
+        if name == "metadata" and isinstance(value, dict):
+            value = dict((k, v) for k, v in value.items() if k not in PRIVATE_METADATA)
+        shown[name] = value
+    return shown
