@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INVENTORY ?= inventories/local
 
-.PHONY: setup site test lint sanity pytest emulators-start emulators-stop clean
+.PHONY: setup site test lint sanity pytest molecule emulators-start emulators-stop clean
 
 setup: $(VENV)/.installed
 
@@ -18,8 +18,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 site: setup emulators-start
 	$(BIN)/ansible-playbook site.yml -i $(INVENTORY)
 
-# Everything CI runs: lint, sanity, then the pytest suites.
-test: setup lint sanity pytest
+# Everything CI runs: lint, sanity, the pytest suites, then the Molecule scenarios.
+test: setup lint sanity pytest molecule
 
 lint: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
@@ -29,6 +29,9 @@ sanity: setup
 
 pytest: setup
 	$(BIN)/pytest
+
+molecule: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test --all
 
 emulators-start: setup
 	scripts/local-emulators start
