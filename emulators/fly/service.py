@@ -13,7 +13,6 @@ import re
 import secrets as random_tokens
 import string
 import time
-import uuid
 
 from emulators.common.server import HTTPError, Service
 from emulators.fly.lifecycle import DESTROYABLE, RUNNING, STARTABLE, WAITABLE, RecordBackend, now, state_at
@@ -46,7 +45,8 @@ def instance_id():
 
 
 def image_ref(image):
-    repository, _, tag = (image or "").rpartition(":") if ":" in (image or "").split("/")[-1] else (image, "", "latest")
+    image = image or ""
+    repository, tag = image.rsplit(":", 1) if ":" in image.split("/")[-1] else (image, "latest")
     registry = repository.split("/")[0] if "." in repository.split("/")[0] else "docker-hub-mirror.fly.io"
     return {"registry": registry, "repository": repository, "tag": tag or "latest",
             "digest": "sha256:" + hashlib.sha256((image or "").encode()).hexdigest(), "labels": {}}
@@ -129,9 +129,9 @@ class FlyService(Service):
     def render_app(self, app):
         machines = self.live_machines(app["name"])
         volumes = self.store.list("volume", app["name"])
+        organization = {"name": app["org_slug"], "slug": app["org_slug"]}
         return {"id": app["id"], "name": app["name"], "status": "deployed" if machines else "pending",
-                "network": app.get("network") or "default", "organization": {"name": app["org_slug"],
-                                                                               "slug": app["org_slug"]},
+                "network": app.get("network") or "default", "organization": organization,
                 "machine_count": len(machines), "volume_count": len(volumes)}
 
     def render_machine(self, machine):
@@ -304,7 +304,7 @@ class FlyService(Service):
             raise HTTPError(409, {"error": "a machine named %s already exists" % name})
         machine = {"id": random_id(), "app": app_name, "name": name, "region": region,
                    "instance_id": instance_id(), "config": with_server_defaults(config),
-                   "private_ip": "fdaa:0:1:a7b:%x:%x:%x:2" % tuple(random.randint(1, 65535) for _ in range(3)),
+                   "private_ip": "fdaa:0:1:a7b:%x:%x:%x:2" % tuple(random.randint(1, 65535) for dummy in range(3)),
                    "created_at": iso(), "events": [], "cordoned": False}
         machine["image_ref"] = image_ref(config["image"])
         machine["timeline"] = self.backend.launch(machine, bool(body.get("skip_launch")))
@@ -609,7 +609,7 @@ class FlyService(Service):
         kind = body.get("type")
         if kind not in IP_TYPES:
             raise HTTPError(400, {"error": "type must be one of %s" % ", ".join(IP_TYPES)})
-        octets = [random.randint(1, 254) for _ in range(2)]
+        octets = [random.randint(1, 254) for dummy in range(2)]
         address = {
             "v4": "137.66.%d.%d" % tuple(octets),
             "shared_v4": "66.241.124.%d" % octets[0],

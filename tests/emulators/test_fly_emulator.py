@@ -253,8 +253,8 @@ def test_volume_lifecycle_and_rules(fly, app):
     assert volume["id"].startswith("vol_") and volume["encrypted"] is True and volume["snapshot_retention"] == 5
     assert fly.api("POST", base, json={"name": "Bad-Name", "region": "iad"}).status_code == 400
 
-    updated = ok(fly.api("PUT", base + "/" + volume["id"], json={"snapshot_retention": 10,
-                                                                  "auto_backup_enabled": False}))
+    settings = {"snapshot_retention": 10, "auto_backup_enabled": False}
+    updated = ok(fly.api("PUT", base + "/" + volume["id"], json=settings))
     assert (updated["snapshot_retention"], updated["auto_backup_enabled"]) == (10, False)
     assert fly.api("PUT", base + "/" + volume["id"], json={"size_gb": 9}).status_code == 400
 

@@ -19,7 +19,7 @@ def group_args(fly, app, count, image=OLD, **args):
 
 
 def live(fly, app):
-    return [m for m in fly.api("GET", "/apps/%s/machines" % app).json()]
+    return fly.api("GET", "/apps/%s/machines" % app).json()
 
 
 def update_posts(entries):

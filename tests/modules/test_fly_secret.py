@@ -10,68 +10,67 @@ DB_URL = "postgres://sophia:very-secret-db-password@neon.internal/sophia"
 REDIS_URL = "redis://default:very-secret-redis-password@redis.internal:6379"
 
 
-def secret_args(fly, app, **args):
-    return fly.module_args(app=app, **args)
+def secret_args(fly, app, secrets, **args):
+    return fly.module_args(app=app, secrets=secrets, **args)
 
 
 def test_lifecycle(fly, app):
     wanted = {"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL}
 
     seq = fly.last_seq()
-    predicted = run_module("fly_secret", secret_args(fly, app, secrets=wanted), check=True)
+    predicted = run_module("fly_secret", secret_args(fly, app, wanted), check=True)
     assert predicted.changed and not predicted.failed
     assert predicted["fly_secret"]["changed_names"] == ["DATABASE_URL", "REDIS_URL"]
     assert fly.writes_since(seq) == []
 
-    created = run_module("fly_secret", secret_args(fly, app, secrets=wanted))
+    created = run_module("fly_secret", secret_args(fly, app, wanted))
     assert created.changed
     assert sorted(s["name"] for s in created["fly_secret"]["secrets"]) == ["DATABASE_URL", "REDIS_URL"]
     assert created["fly_secret"]["version"] >= 1
 
     seq = fly.last_seq()
-    again = run_module("fly_secret", secret_args(fly, app, secrets=wanted))
+    again = run_module("fly_secret", secret_args(fly, app, wanted))
     assert not again.changed
     assert fly.writes_since(seq) == []
 
     rotated = dict(wanted, REDIS_URL=REDIS_URL + "-rotated")
     seq = fly.last_seq()
-    predicted = run_module("fly_secret", secret_args(fly, app, secrets=rotated), check=True, diff=True)
+    predicted = run_module("fly_secret", secret_args(fly, app, rotated), check=True, diff=True)
     assert predicted.changed
     assert predicted["fly_secret"]["changed_names"] == ["REDIS_URL"]
     assert fly.writes_since(seq) == []
 
-    changed = run_module("fly_secret", secret_args(fly, app, secrets=rotated), diff=True)
+    changed = run_module("fly_secret", secret_args(fly, app, rotated), diff=True)
     assert changed.changed
     assert list(changed["diff"]["before"]) == ["REDIS_URL"] and list(changed["diff"]["after"]) == ["REDIS_URL"]
     assert changed["diff"]["before"]["REDIS_URL"] != changed["diff"]["after"]["REDIS_URL"]
 
-    removed = run_module("fly_secret", secret_args(fly, app, names=["REDIS_URL", "NEVER_SET"], state="absent"))
+    removed = run_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL", "NEVER_SET"], state="absent"))
     assert removed.changed and removed["fly_secret"]["changed_names"] == ["REDIS_URL"]
     assert [s["name"] for s in removed["fly_secret"]["secrets"]] == ["DATABASE_URL"]
 
     seq = fly.last_seq()
-    assert not run_module("fly_secret", secret_args(fly, app, names=["REDIS_URL"], state="absent")).changed
+    assert not run_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL"], state="absent")).changed
     assert fly.writes_since(seq) == []
 
 
 def test_values_never_leave_the_module(fly, app):
-    result = run_module("fly_secret", secret_args(fly, app, secrets={"DATABASE_URL": DB_URL}), diff=True)
+    result = run_module("fly_secret", secret_args(fly, app, {"DATABASE_URL": DB_URL}), diff=True)
     assert result.changed
     assert "very-secret-db-password" not in json.dumps(result)
     assert "very-secret-db-password" not in json.dumps(fly.requests_since(0))
 
 
 def test_update_modes(fly, app):
-    run_module("fly_secret", secret_args(fly, app, secrets={"API_KEY": "first-generated-api-key"}))
+    first, second = {"API_KEY": "first-generated-api-key"}, {"API_KEY": "second-generated-api-key"}
+    run_module("fly_secret", secret_args(fly, app, first))
 
-    kept = run_module("fly_secret", secret_args(fly, app, secrets={"API_KEY": "second-generated-api-key"},
-                                                 update_mode="on_create"))
+    kept = run_module("fly_secret", secret_args(fly, app, second, update_mode="on_create"))
     assert not kept.changed
-    same = run_module("fly_secret", secret_args(fly, app, secrets={"API_KEY": "first-generated-api-key"}))
+    same = run_module("fly_secret", secret_args(fly, app, first))
     assert not same.changed  # the first value is still what the app holds
 
-    forced = run_module("fly_secret", secret_args(fly, app, secrets={"API_KEY": "first-generated-api-key"},
-                                                   update_mode="always"))
+    forced = run_module("fly_secret", secret_args(fly, app, first, update_mode="always"))
     assert forced.changed
 
 
@@ -79,12 +78,11 @@ def test_restart_machines_after_a_change(fly, app):
     machine = fly.api("POST", "/apps/%s/machines" % app, json={"config": {"image": "nginx:1.27"}}).json()
     fly.api("GET", "/apps/%s/machines/%s/wait" % (app, machine["id"]), params={"state": "started"})
 
-    result = run_module("fly_secret", secret_args(fly, app, secrets={"TOKEN": "restart-me-token-value"},
-                                                   restart_machines=True))
+    token = {"TOKEN": "restart-me-token-value"}
+    result = run_module("fly_secret", secret_args(fly, app, token, restart_machines=True))
     assert result["fly_secret"]["restarted_machines"] == [machine["id"]]
     events = fly.api("GET", "/apps/%s/machines/%s" % (app, machine["id"])).json()["events"]
     assert events[0]["type"] == "restart"
 
-    unchanged = run_module("fly_secret", secret_args(fly, app, secrets={"TOKEN": "restart-me-token-value"},
-                                                      restart_machines=True))
+    unchanged = run_module("fly_secret", secret_args(fly, app, token, restart_machines=True))
     assert not unchanged.changed and unchanged["fly_secret"]["restarted_machines"] == []
