@@ -1,0 +1,58 @@
+"""When two machine configs are "the same": the rules fly_machine's idempotence rests on."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY
+from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import comparable, config_matches
+
+SERVER = {
+    "image": "registry.fly.io/app:1",
+    "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
+    "restart": {"policy": "always"},
+    "init": {},
+    "dns": {},
+    "env": {"A": "1"},
+    "metadata": {"fly_process_group": "app", CREATE_MARKER_KEY: "f00"},
+    "services": [{"protocol": "tcp", "internal_port": 8080, "ports": [{"port": 443, "handlers": ["tls"]}],
+                  "autostart": True}],
+}
+
+
+@pytest.mark.parametrize("wanted", [
+    {"image": "registry.fly.io/app:1"},
+    {"image": "registry.fly.io/app:1", "guest": {"memory_mb": 256}},       # server-filled guest defaults
+    {"image": "registry.fly.io/app:1", "env": {"A": "1"}, "init": None},     # None means nothing
+    {"image": "registry.fly.io/app:1", "metadata": {"fly_process_group": "app"}},  # our marker never counts
+    {"image": "registry.fly.io/app:1", "services": [{"internal_port": "8080", "ports": [{"port": 443}]}]},
+])
+def test_same(wanted):
+    assert config_matches(wanted, SERVER)
+
+
+@pytest.mark.parametrize("wanted", [
+    {"image": "registry.fly.io/app:2"},
+    {"image": "registry.fly.io/app:1", "guest": {"cpus": 2}},
+    {"image": "registry.fly.io/app:1", "guest": {"cpu_kind": "performance", "memory_mb": 256}},
+    {"image": "registry.fly.io/app:1", "env": {}},                           # the server has A; we want none
+    {"image": "registry.fly.io/app:1", "env": {"A": "1", "B": "2"}},
+    {"image": "registry.fly.io/app:1", "metadata": {}},                      # fly_process_group would go
+    {"image": "registry.fly.io/app:1", "services": []},
+    {"image": "registry.fly.io/app:1", "services": [{"internal_port": 8080, "ports": [{"port": 80}]}]},
+    {"image": "registry.fly.io/app:1", "checks": {"alive": {"type": "tcp", "port": 8080}}},
+])
+def test_different(wanted):
+    assert not config_matches(wanted, SERVER)
+
+
+def test_guest_defaults_apply_only_when_guest_is_given():
+    assert config_matches({"image": "x", "guest": {"cpus": 1}}, {"image": "x", "guest": {"cpus": 1, "memory_mb": 256,
+                                                                                          "cpu_kind": "shared"}})
+    assert not config_matches({"image": "x", "guest": {"cpus": 1}}, {"image": "x", "guest": {"cpus": 1,
+                                                                                              "memory_mb": 512}})
+
+
+def test_comparable_shows_only_what_was_asked_about_without_the_marker():
+    shown = comparable(SERVER, {"image": "y", "metadata": {"fly_process_group": "app"}})
+    assert shown == {"image": "registry.fly.io/app:1", "metadata": {"fly_process_group": "app"}}
