@@ -157,17 +157,68 @@ class FlyEmulator(EmulatorProcess):
         return response
 
 
+class LambdaEmulator(EmulatorProcess):
+    def __init__(self, data_dir):
+        super().__init__("lambda_cloud", data_dir, token="lambda-test-key-" + uuid.uuid4().hex)
+
+    @property
+    def url(self):
+        """The Lambda Cloud API base URL the modules take as ``api_url``."""
+        return self.base_url + "/api/v1"
+
+    def module_args(self, **args):
+        return dict(api_url=self.url, api_key=self.token, **args)
+
+    def set_capacity(self, instance_type, region, available):
+        return self.control("POST", "capacity", json={"instance_type": instance_type, "region": region,
+                                                      "available": available})
+
+    def set_status(self, instance_id, status):
+        """Change an instance's status out of band (unhealthy, preempted, ...)."""
+        return self.control("POST", "instances/%s" % instance_id, json={"status": status})
+
+    def api(self, method, path, retry_throttled=True, **kwargs):
+        headers = dict(kwargs.pop("headers", None) or {}, Authorization="Bearer " + self.token)
+        for dummy in range(20):
+            response = self.session.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+            if response.status_code != 429 or not retry_throttled:
+                return response
+            time.sleep(1)
+        return response
+
+
+def contract_checked(emulator):
+    """Stop a session emulator, then hold every answer it gave against its OpenAPI document."""
+    emulator.stop()
+    checked = emulator.contract_problems()
+    if checked is not None and checked[1]:
+        pytest.fail("%d of %d %s emulator answers break the OpenAPI document:\n%s"
+                    % (len(checked[1]), checked[0], emulator.name, "\n".join(checked[1][:40])))
+
+
+@pytest.fixture(scope="session")
+def lambda_emulator(tmp_path_factory):
+    emulator = LambdaEmulator(tmp_path_factory.mktemp("lambda-emulator"))
+    emulator.start()
+    yield emulator
+    contract_checked(emulator)
+
+
+@pytest.fixture
+def lambda_api(lambda_emulator):
+    """The Lambda Cloud emulator, emptied before each test, with a fast clock and no rate limits
+    (the tests about throttling turn them back on)."""
+    lambda_emulator.reset()
+    lambda_emulator.settings(boot_seconds=0.3, rate_limits=False)
+    return lambda_emulator
+
+
 @pytest.fixture(scope="session")
 def fly_emulator(tmp_path_factory):
     emulator = FlyEmulator(tmp_path_factory.mktemp("fly-emulator"))
     emulator.start()
     yield emulator
-    emulator.stop()
-    # Every answer the emulator gave during the whole session keeps the contract.
-    checked = emulator.contract_problems()
-    if checked is not None and checked[1]:
-        pytest.fail("%d of %d Fly emulator answers break the OpenAPI document:\n%s"
-                    % (len(checked[1]), checked[0], "\n".join(checked[1][:40])))
+    contract_checked(emulator)
 
 
 @pytest.fixture

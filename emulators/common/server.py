@@ -126,7 +126,7 @@ class Service:
         return {"error": message}
 
     def rate_limit(self, route, request):
-        """(rate, burst) for this request, or None when unlimited."""
+        """(bucket key, rate a second, burst) for this request, or None when unlimited."""
         return None
 
     def rate_limited_answer(self, retry_after):
@@ -174,12 +174,11 @@ class Service:
         limit = self.rate_limit(route, request)
         if not limit:
             return
-        key = (route.action, request.params.get("machine_id") or request.params.get("app_name")
-               or request.params.get("instance_id") or "")
+        key, rate, burst = limit
         with self.lock:
             bucket = self.buckets.get(key)
             if bucket is None:
-                bucket = self.buckets[key] = TokenBucket(*limit)
+                bucket = self.buckets[key] = TokenBucket(rate, burst)
             wait = bucket.take()
         if wait:
             raise self.rate_limited_answer(wait)

@@ -82,8 +82,9 @@ class FlyService(Service):
         return {"error": message}
 
     def rate_limit(self, route, request):
-        # Docs: 1 req/s per action and machine (or app), burst 3; Get Machine 5/s, burst 10.
-        return (5, 10) if route.action == "get_machine" else (1, 3)
+        # Docs: per action and per machine (or app): 1 req/s, burst 3; Get Machine 5/s, burst 10.
+        key = (route.action, request.params.get("machine_id") or request.params.get("app_name") or "")
+        return (key, 5, 10) if route.action == "get_machine" else (key, 1, 3)
 
     def apply_settings(self):
         self.backend.step = float(self.settings["transition_seconds"])

@@ -1,0 +1,7 @@
+"""Serve the Lambda Cloud API emulator: python -m emulators.lambda_cloud --port 4290 --data-dir DIR --token T."""
+
+from emulators.common.cli import main
+from emulators.lambda_cloud.service import LambdaService
+
+if __name__ == "__main__":
+    main(LambdaService, "lambda_cloud", 4290)
