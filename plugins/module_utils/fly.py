@@ -15,13 +15,8 @@ import copy
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly_api import (
-    DEFAULT_API_URL,
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
-    FlyAPIError,
-    FlyClient,
-)
+from ansible_collections.sophia.ops.plugins.module_utils.api_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import DEFAULT_API_URL, FlyAPIError, FlyClient
 
 
 def fly_argument_spec():

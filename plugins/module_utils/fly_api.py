@@ -4,11 +4,9 @@
 """HTTP client for the Fly.io Machines API, shared by every sophia.ops Fly module
 and by the fleet inventory plugin.
 
-What it owns, so that the modules do not have to:
+What it owns, so that the modules do not have to (timeouts and retries with
+jittered backoff come from the HTTP core in ``api_client``):
 - authentication (``Bearer`` for plain tokens, ``FlyV1`` for macaroon tokens);
-- timeouts, and retries with capped, jittered exponential backoff on 408, 429,
-  5xx and connection errors, honouring ``Retry-After``, bounded in attempts and
-  in total time;
 - retry-safe creates: before a create is retried, the client looks for the
   object the lost attempt may have made, so a lost answer never makes two;
 - the ``fly-request-id`` of every answer, carried into error messages;
@@ -21,24 +19,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import random
 import time
 import uuid
 
-try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported by the modules
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = exc
+from ansible_collections.sophia.ops.plugins.module_utils.api_client import (
+    RETRYABLE_STATUSES,
+    APIError,
+    RetryingClient,
+)
 
 DEFAULT_API_URL = "https://api.machines.dev/v1"
 USER_AGENT = "sophia.ops/0.1.0"
-
-# Statuses worth another attempt: the request timed out, was throttled, or the
-# platform failed. Anything else is an answer about the request itself.
-RETRYABLE_STATUSES = frozenset((408, 429, 500, 502, 503, 504))
 
 # Metadata key written on a machine at create time. If a create's answer is
 # lost, the client finds the machine by this key instead of creating another.
@@ -57,34 +48,11 @@ def secret_digest(value):
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 
 
-class FlyAPIError(Exception):
+class FlyAPIError(APIError):
     """An answer the caller did not ask for, or no answer at all."""
 
-    def __init__(self, message, status=None, method=None, path=None, request_id=None, body=None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.method = method
-        self.path = path
-        self.request_id = request_id
-        self.body = body
-
-    def __str__(self):
-        where = "%s %s" % (self.method, self.path) if self.method else "Fly API"
-        status = "HTTP %s" % self.status if self.status else "no answer"
-        text = "%s: %s: %s" % (where, status, self.message)
-        if self.request_id:
-            text += " (fly-request-id %s)" % self.request_id
-        return text
-
-    def to_dict(self):
-        return {
-            "status": self.status,
-            "method": self.method,
-            "path": self.path,
-            "request_id": self.request_id,
-            "error": self.message,
-        }
+    api_name = "Fly API"
+    request_id_label = "fly-request-id"
 
 
 class FlyTimeout(FlyAPIError):
@@ -101,115 +69,17 @@ def authorization_header(token):
     return "Bearer " + token
 
 
-def backoff_delay(attempt, base=0.5, cap=10.0, retry_after=None):
-    """Full-jitter exponential backoff; a server's Retry-After is a floor."""
-    delay = random.uniform(0, min(cap, base * (2 ** attempt)))
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap * 3))
-    return delay
+class FlyClient(RetryingClient):
+    """The Machines API, resource by resource."""
 
-
-def _retry_after_seconds(response):
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-class FlyClient:
-    """One client per module run; it keeps a pooled HTTP session."""
+    error_class = FlyAPIError
+    request_id_header = "fly-request-id"
 
     def __init__(self, api_token, api_url=DEFAULT_API_URL, timeout=30.0, max_retries=6,
                  max_retry_seconds=120.0, user_agent=USER_AGENT, sleep=time.sleep):
-        if not HAS_REQUESTS:
-            raise RuntimeError("the Python library 'requests' is required: %s" % REQUESTS_IMPORT_ERROR)
-        self.api_url = api_url.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_retry_seconds = max_retry_seconds
-        self.last_request_id = None
-        self._sleep = sleep
-        self.session = requests.Session()
-        self.session.headers.update({
-            "Authorization": authorization_header(api_token),
-            "User-Agent": user_agent,
-            "Accept": "application/json",
-        })
-
-    # ------------------------------------------------------------------ core
-    def request(self, method, path, params=None, json=None, headers=None, ok=(200, 201, 202, 204),
-                retry_statuses=RETRYABLE_STATUSES, before_retry=None, timeout=None):
-        """Send one request, retrying transient failures.
-
-        ``before_retry`` is called before every retry of a request that may have
-        taken effect; if it returns something other than None, that is taken as
-        the answer (the earlier attempt did succeed) and nothing is re-sent.
-        """
-        url = self.api_url + path
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            response = None
-            try:
-                response = self.session.request(
-                    method, url, params=params, json=json, headers=headers,
-                    timeout=timeout or self.timeout)
-            except requests.RequestException as exc:
-                error = FlyAPIError("connection failed: %s" % exc, method=method, path=path)
-                retryable = True
-            else:
-                self.last_request_id = response.headers.get("fly-request-id")
-                if response.status_code in ok:
-                    return self._decode(response)
-                error = self._error(method, path, response)
-                retryable = response.status_code in retry_statuses
-
-            elapsed = time.monotonic() - started
-            if not retryable or attempt >= self.max_retries or elapsed >= self.max_retry_seconds:
-                raise error
-            delay = backoff_delay(attempt, retry_after=_retry_after_seconds(response))
-            self._sleep(min(delay, max(0.0, self.max_retry_seconds - elapsed)))
-            attempt += 1
-            if before_retry is not None:
-                found = before_retry()
-                if found is not None:
-                    return found
-
-    @staticmethod
-    def _decode(response):
-        if response.status_code == 204 or not response.content:
-            return {}
-        try:
-            return response.json()
-        except ValueError:
-            return {"raw": response.text}
-
-    @staticmethod
-    def _error(method, path, response):
-        message = response.reason or "error"
-        body = None
-        try:
-            body = response.json()
-        except ValueError:
-            if response.text:
-                message = response.text.strip()[:500]
-        if isinstance(body, dict):
-            message = body.get("error") or body.get("message") or message
-        return FlyAPIError(
-            str(message), status=response.status_code, method=method, path=path,
-            request_id=response.headers.get("fly-request-id"), body=body)
-
-    def get_or_none(self, path, params=None):
-        """GET that answers None on 404, for lookups of things that may not exist."""
-        try:
-            return self.request("GET", path, params=params)
-        except FlyAPIError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        super().__init__(api_url, {"Authorization": authorization_header(api_token), "User-Agent": user_agent,
+                                   "Accept": "application/json"},
+                         timeout=timeout, max_retries=max_retries, max_retry_seconds=max_retry_seconds, sleep=sleep)
 
     def paginate(self, path, items_key, params=None, limit=None, max_pages=1000):
         """Follow ``next_cursor`` through a cursor-paginated listing."""

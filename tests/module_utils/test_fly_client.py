@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly_api import (
-    FlyAPIError,
-    FlyClient,
-    authorization_header,
-    backoff_delay,
-)
+from ansible_collections.sophia.ops.plugins.module_utils.api_client import backoff_delay
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import FlyAPIError, FlyClient, authorization_header
 
 APP = "client-test-app"
 
