@@ -1,0 +1,29 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The base of every sophia.ops Lambda Cloud module: the shared options and the client."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import DEFAULT_API_URL, LambdaClient
+
+
+def lambda_argument_spec():
+    """Options shared by every Lambda module (documented in the ``sophia.ops.lambda_cloud`` doc fragment)."""
+    return dict(
+        api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["LAMBDA_API_KEY"])),
+        api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["LAMBDA_API_URL"])),
+        request_timeout=dict(type="float", default=30),
+        max_retries=dict(type="int", default=6),
+    )
+
+
+class LambdaModule(ApiModule):
+    resource_key = "lambda_resource"
+
+    def build_client(self, params):
+        return LambdaClient(api_key=params["api_key"], api_url=params["api_url"],
+                            timeout=params["request_timeout"], max_retries=params["max_retries"])
