@@ -23,6 +23,8 @@ USER_AGENT = "sophia.ops/0.1.0"
 # Docs: launches are limited to one every 12 seconds.
 LAUNCH_INTERVAL = 12.0
 LAUNCH_MARKER_KEY = "sophia-ops:launch"
+# The tag lambda_instance names its pools by; the info module and the inventory read it too.
+POOL_TAG = "sophia-ops:pool"
 GONE = ("terminating", "terminated", "preempted")
 
 
@@ -52,6 +54,10 @@ class LambdaClient(RetryingClient):
         if response is not None and response.status_code == 429 and path.endswith("/launch"):
             return LAUNCH_INTERVAL
         return retry_after_seconds(response)
+
+    @staticmethod
+    def in_pool(instance, pool):
+        return {"key": POOL_TAG, "value": pool} in (instance.get("tags") or [])
 
     def data(self, method, path, **kwargs):
         return self.request(method, path, **kwargs).get("data")

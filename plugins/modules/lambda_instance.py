@@ -169,10 +169,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, LambdaAPIError
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, POOL_TAG, LambdaAPIError
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
 
-POOL_TAG = "sophia-ops:pool"
 NO_CAPACITY = "instance-operations/launch/insufficient-capacity"
 POLL_SECONDS = 2.0  # one request a second is the account-wide limit
 
@@ -195,8 +194,8 @@ class LambdaInstance(LambdaModule):
     def read_pool(self):
         """The pool's live instances, by name."""
         everything = self.call("Listing instances", self.client.list_instances)
-        return sorted((i for i in everything if {"key": POOL_TAG, "value": self.name} in (i.get("tags") or [])
-                       and i.get("status") not in GONE), key=lambda i: i.get("name") or "")
+        return sorted((i for i in everything if self.client.in_pool(i, self.name) and i.get("status") not in GONE),
+                      key=lambda i: i.get("name") or "")
 
     def member_names(self):
         count = self.module.params["count"]

@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lambda_filesystem
+short_description: Create or delete a Lambda Cloud shared filesystem
+version_added: 0.1.0
+description:
+  - Makes sure a persistent shared filesystem exists in a region, or does not.
+  - A filesystem belongs to one region; instances mount it only there.
+  - A filesystem mounted by an instance is never deleted; deleting one needs O(confirm_delete=true).
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.lambda_cloud
+  - sophia.ops.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  name:
+    description:
+      - Name of the filesystem, unique in the account.
+    type: str
+    required: true
+  region:
+    description:
+      - Region the filesystem is created in. Required to create it; it never moves.
+    type: str
+  state:
+    description:
+      - V(present) creates the filesystem; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  confirm_delete:
+    description:
+      - Must be V(true) for O(state=absent) to delete a filesystem and its data.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Model weights shared by the GPU workers
+  sophia.ops.lambda_filesystem:
+    name: sophia-models
+    region: us-east-1
+"""
+
+RETURN = r"""
+lambda_filesystem:
+  description: The filesystem; empty once deleted.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Filesystem ID.
+      type: str
+      sample: 398578a2336b49079e74043f0bd2cfe8
+    name:
+      description: Name.
+      type: str
+      sample: sophia-models
+    mount_point:
+      description: Where instances mount it by default.
+      type: str
+      sample: /lambda/nfs/sophia-models
+    is_in_use:
+      description: Whether an instance mounts it.
+      type: bool
+      sample: false
+    region:
+      description: Region (C(name), C(description)).
+      type: dict
+      sample: {"name": "us-east-1", "description": "Virginia, USA"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+
+
+class LambdaFilesystem(LambdaModule):
+    resource_key = "lambda_filesystem"
+
+    def __init__(self, module):
+        super().__init__(module)
+        self.name = module.params["name"]
+        listed = self.call("Listing filesystems", self.client.list_filesystems)
+        self.filesystem = next((fs for fs in listed if fs.get("name") == self.name), None)
+
+    def present(self):
+        region = self.module.params["region"]
+        if self.filesystem:
+            where = (self.filesystem.get("region") or {}).get("name")
+            if region and region != where:
+                self.module.fail_json(msg="filesystem %s is in %s; a filesystem cannot move to %s"
+                                          % (self.name, where, region))
+            self.exit(self.filesystem)
+        if not region:
+            self.module.fail_json(msg="creating filesystem %s needs a region" % self.name)
+        self.changed = True
+        self.set_diff({}, {"name": self.name, "region": region})
+        if self.check_mode:
+            self.exit({"name": self.name, "region": {"name": region}})
+        self.exit(self.call("Creating filesystem %s" % self.name, self.client.create_filesystem, self.name, region))
+
+    def absent(self):
+        if not self.filesystem:
+            self.exit({})
+        if self.filesystem.get("is_in_use"):
+            self.module.fail_json(msg="filesystem %s is mounted by an instance; terminate it first" % self.name)
+        if not self.module.params["confirm_delete"]:
+            self.module.fail_json(msg="deleting filesystem %s destroys its data; set confirm_delete: true" % self.name)
+        self.changed = True
+        self.set_diff({"name": self.name, "region": (self.filesystem.get("region") or {}).get("name")}, {})
+        if not self.check_mode:
+            self.call("Deleting filesystem %s" % self.name, self.client.delete_filesystem, self.filesystem["id"])
+        self.exit({})
+
+
+def main():
+    argument_spec = lambda_argument_spec()
+    argument_spec.update(
+        name=dict(type="str", required=True),
+        region=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        confirm_delete=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    filesystem = LambdaFilesystem(module)
+    if module.params["state"] == "present":
+        filesystem.present()
+    filesystem.absent()
+
+
+if __name__ == "__main__":
+    main()

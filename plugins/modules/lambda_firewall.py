@@ -1,0 +1,119 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lambda_firewall
+short_description: Set the inbound firewall rules of Lambda Cloud instances
+version_added: 0.1.0
+description:
+  - Declares the whole list of inbound firewall rules of the account's instances. Rules not listed are removed,
+    as the API replaces the list as a whole.
+  - Rules are compared as a set, after normalising (a single address gets C(/32)), so order and spelling do not
+    make a change.
+  - Lambda recommends few rules; past 20 the module warns.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.lambda_cloud
+  - sophia.ops.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  rules:
+    description:
+      - The inbound rules.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      protocol:
+        description: Protocol.
+        type: str
+        choices: [tcp, udp, icmp, all]
+        required: true
+      port_range:
+        description: Inclusive C([min, max]) ports; one port is C([22, 22]). Not for V(icmp).
+        type: list
+        elements: int
+      source_network:
+        description: IPv4 CIDR block the traffic may come from, V(0.0.0.0/0) for anywhere.
+        type: str
+        required: true
+      description:
+        description: What the rule is for.
+        type: str
+        default: ""
+"""
+
+EXAMPLES = r"""
+- name: SSH for the operators and the API port for the Fly.io apps only
+  sophia.ops.lambda_firewall:
+    rules:
+      - {protocol: tcp, port_range: [22, 22], source_network: 203.0.113.0/24, description: operators}
+      - {protocol: tcp, port_range: [8000, 8000], source_network: 0.0.0.0/0, description: inference API}
+"""
+
+RETURN = r"""
+rules:
+  description: The rules in force after the run.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"protocol": "tcp", "port_range": [22, 22], "source_network": "203.0.113.0/24", "description": "operators"}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+
+ADVISED_MAXIMUM = 20
+
+
+def normalised(rule):
+    """One rule as the API keeps it: a CIDR with its mask, ports only where they apply."""
+    network = rule["source_network"] if "/" in rule["source_network"] else rule["source_network"] + "/32"
+    out = {"protocol": rule["protocol"], "source_network": network, "description": rule.get("description") or ""}
+    if rule.get("port_range") and rule["protocol"] in ("tcp", "udp"):
+        out["port_range"] = [int(port) for port in rule["port_range"]]
+    return out
+
+
+def key(rule):
+    return (rule["protocol"], tuple(rule.get("port_range") or ()), rule["source_network"], rule["description"])
+
+
+def main():
+    argument_spec = lambda_argument_spec()
+    argument_spec.update(rules=dict(type="list", elements="dict", required=True, options=dict(
+        protocol=dict(type="str", choices=["tcp", "udp", "icmp", "all"], required=True),
+        port_range=dict(type="list", elements="int"),
+        source_network=dict(type="str", required=True),
+        description=dict(type="str", default=""),
+    )))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    firewall = LambdaModule(module, resource_key="rules")
+    wanted = sorted((normalised(rule) for rule in module.params["rules"]), key=key)
+    current = sorted((normalised(rule) for rule in firewall.call("Reading firewall rules", firewall.client.firewall_rules)),
+                     key=key)
+    if len(wanted) > ADVISED_MAXIMUM:
+        firewall.warnings.append("%d firewall rules; Lambda advises at most %d" % (len(wanted), ADVISED_MAXIMUM))
+    if [key(r) for r in wanted] == [key(r) for r in current]:
+        firewall.exit(current)
+    firewall.changed = True
+    firewall.set_diff({"rules": current}, {"rules": wanted})
+    if firewall.check_mode:
+        firewall.exit(wanted)
+    firewall.exit(firewall.call("Setting firewall rules", firewall.client.set_firewall_rules, wanted))
+
+
+if __name__ == "__main__":
+    main()

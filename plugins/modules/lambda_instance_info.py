@@ -1,0 +1,93 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Sophia Intel AI platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lambda_instance_info
+short_description: Read Lambda Cloud instances
+version_added: 0.1.0
+description:
+  - Returns the account's running instances, optionally only one by ID, a pool by name, or those of a region,
+    instance type or status.
+author:
+  - Sophia Intel AI platform team (@sophia-intel)
+extends_documentation_fragment:
+  - sophia.ops.lambda_cloud
+  - sophia.ops.attributes
+  - sophia.ops.attributes.info_module
+options:
+  instance_id:
+    description:
+      - ID of one instance.
+    type: str
+  pool:
+    description:
+      - Only instances of this M(sophia.ops.lambda_instance) pool (tag C(sophia-ops:pool)).
+    type: str
+  region:
+    description:
+      - Only instances in this region.
+    type: str
+  instance_type:
+    description:
+      - Only instances of this type.
+    type: str
+  status:
+    description:
+      - Only instances with this status.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: The GPU workers that are up
+  sophia.ops.lambda_instance_info:
+    pool: sophia-gpu-embed
+    status: active
+  register: gpu_workers
+"""
+
+RETURN = r"""
+instances:
+  description: The matching instances, as the API describes them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "0920582c7ff041399e34823a0be62549", "name": "sophia-gpu-embed-1", "status": "active",
+            "ip": "198.51.100.2", "region": {"name": "us-east-1"}, "instance_type": {"name": "gpu_1x_a100_sxm4"}}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+
+
+def main():
+    argument_spec = lambda_argument_spec()
+    argument_spec.update(
+        instance_id=dict(type="str"),
+        pool=dict(type="str"),
+        region=dict(type="str"),
+        instance_type=dict(type="str"),
+        status=dict(type="str"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    info = LambdaModule(module, resource_key="instances")
+    params = module.params
+    if params["instance_id"]:
+        found = info.call("Looking up instance %s" % params["instance_id"], info.client.get_instance,
+                          params["instance_id"])
+        instances = [found] if found else []
+    else:
+        instances = info.call("Listing instances", info.client.list_instances)
+    info.exit([i for i in instances
+               if (not params["pool"] or info.client.in_pool(i, params["pool"]))
+               and params["region"] in (None, (i.get("region") or {}).get("name"))
+               and params["instance_type"] in (None, (i.get("instance_type") or {}).get("name"))
+               and params["status"] in (None, i.get("status"))])
+
+
+if __name__ == "__main__":
+    main()
