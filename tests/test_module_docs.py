@@ -29,4 +29,19 @@ def test_ansible_doc_renders(module):
     assert rendered["doc"]["short_description"]
     assert rendered["examples"].strip()
     assert rendered["return"]
-    assert "api_token" in rendered["doc"]["options"]
+    assert {"api_token", "api_key"} & set(rendered["doc"]["options"])
+
+
+def test_every_lambda_module_is_in_the_lambda_action_group():
+    runtime = (REPO_ROOT / "meta" / "runtime.yml").read_text()
+    lambda_modules = [name for name in MODULES if name.startswith("lambda_")]
+    assert lambda_modules and all("    - %s\n" % name in runtime for name in lambda_modules)
+
+
+def test_inventory_plugin_doc_renders():
+    doc = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), "-t", "inventory", "--json",
+                          "sophia.ops.fleet"], cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert doc.returncode == 0, doc.stderr
+    rendered = json.loads(doc.stdout)["sophia.ops.fleet"]["doc"]
+    assert {"fly_api_token", "lambda_api_key", "keyed_groups", "cache"} <= set(rendered["options"])

@@ -127,7 +127,7 @@ class Service:
 
     def rate_limit(self, route, request):
         """(bucket key, rate a second, burst) for this request, or None when unlimited."""
-        return None
+        raise NotImplementedError
 
     def rate_limited_answer(self, retry_after):
         return HTTPError(429, self.error_body(429, "rate limit exceeded"),
@@ -171,10 +171,7 @@ class Service:
     def check_rate(self, route, request):
         if not self.settings.get("rate_limits", True):
             return
-        limit = self.rate_limit(route, request)
-        if not limit:
-            return
-        key, rate, burst = limit
+        key, rate, burst = self.rate_limit(route, request)
         with self.lock:
             bucket = self.buckets.get(key)
             if bucket is None:

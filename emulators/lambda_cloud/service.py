@@ -258,8 +258,8 @@ class LambdaService(Service):
             "firewall_rulesets": [{"id": r} for r in (body.get("firewall_rulesets") or [])],
             "jupyter_token": hex_id(), "created": iso(now),
         }
-        instance["jupyter_url"] = "https://jupyter-%s.lambdaspaces.com/?token=%s" % (instance["id"],
-                                                                                    instance["jupyter_token"])
+        instance["jupyter_url"] = "https://jupyter-%s.lambdaspaces.com/?token=%s" % (
+            instance["id"], instance["jupyter_token"])
         # Cloud-init runs the user data; the emulator only remembers that there was some.
         instance["user_data_digest"] = hashlib.sha256((body.get("user_data") or "").encode()).hexdigest()
         self.store.put("instance", instance["id"], instance)

@@ -58,7 +58,6 @@ options:
     description:
       - The one SSH key (by name) that may log in; see M(sophia.ops.lambda_ssh_key).
     type: str
-    no_log: false
   file_system_names:
     description:
       - Filesystems to mount; they must be in the region the instance lands in.

@@ -148,8 +148,8 @@ def test_firewall_rules_replace_the_whole_list(lambda_api):
            400, "global/invalid-parameters")
     assert ok(lambda_api.api("PUT", "/firewall-rules", json={"data": rules[:1]})) == rules[:1]
 
-    ruleset = ok(lambda_api.api("POST", "/firewall-rulesets", json={"name": "gpu", "region": "us-east-1",
-                                                                   "rules": rules}))
+    body = {"name": "gpu", "region": "us-east-1", "rules": rules}
+    ruleset = ok(lambda_api.api("POST", "/firewall-rulesets", json=body))
     assert ok(lambda_api.api("GET", "/firewall-rulesets/" + ruleset["id"]))["rules"] == rules
     failed(lambda_api.api("POST", "/firewall-rulesets", json={"name": "gpu", "region": "us-east-1", "rules": []}),
            409, "global/internal-error")
