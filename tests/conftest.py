@@ -121,16 +121,31 @@ class EmulatorProcess:
         """Change emulator settings, e.g. ``transition_seconds`` or ``rate_limits``."""
         return self.control("POST", "settings", json=values)
 
-
-class FlyEmulator(EmulatorProcess):
-    def __init__(self, data_dir):
-        # Long enough that ansible's no_log masking cannot garble ordinary output.
-        super().__init__("fly", data_dir, token="fly-test-token-" + uuid.uuid4().hex)
+    api_prefix = ""
 
     @property
     def url(self):
-        """The Machines API base URL the modules take as ``api_url``."""
-        return self.base_url + "/v1"
+        """The API base URL the modules take as ``api_url``."""
+        return self.base_url + self.api_prefix
+
+    def api(self, method, path, retry_throttled=True, **kwargs):
+        """A direct, authenticated API call for test set-up and assertions. A 429 is waited
+        out (bounded) unless the test is about the rate limits themselves."""
+        headers = dict(kwargs.pop("headers", None) or {}, Authorization="Bearer " + self.token)
+        for dummy in range(20):
+            response = self.session.request(method, self.url + path, headers=headers, timeout=70, **kwargs)
+            if response.status_code != 429 or not retry_throttled:
+                return response
+            time.sleep(float(response.headers.get("Retry-After") or 1))
+        return response
+
+
+class FlyEmulator(EmulatorProcess):
+    api_prefix = "/v1"
+
+    def __init__(self, data_dir):
+        # Long enough that ansible's no_log masking cannot garble ordinary output.
+        super().__init__("fly", data_dir, token="fly-test-token-" + uuid.uuid4().hex)
 
     def module_args(self, **args):
         """Module arguments with this emulator's URL and token filled in."""
@@ -145,26 +160,12 @@ class FlyEmulator(EmulatorProcess):
         """Change a machine out of band (``state``, ``config`` merged in, ``metadata``)."""
         return self.control("POST", "apps/%s/machines/%s" % (app, machine_id), json=changes)
 
-    def api(self, method, path, retry_throttled=True, **kwargs):
-        """A direct, authenticated Machines API call for test set-up and assertions. A 429 is
-        waited out (bounded) unless the test is about the rate limits themselves."""
-        headers = dict(kwargs.pop("headers", None) or {}, Authorization="Bearer " + self.token)
-        for dummy in range(10):
-            response = self.session.request(method, self.url + path, headers=headers, timeout=70, **kwargs)
-            if response.status_code != 429 or not retry_throttled:
-                return response
-            time.sleep(float(response.headers.get("Retry-After") or 1))
-        return response
-
 
 class LambdaEmulator(EmulatorProcess):
+    api_prefix = "/api/v1"
+
     def __init__(self, data_dir):
         super().__init__("lambda_cloud", data_dir, token="lambda-test-key-" + uuid.uuid4().hex)
-
-    @property
-    def url(self):
-        """The Lambda Cloud API base URL the modules take as ``api_url``."""
-        return self.base_url + "/api/v1"
 
     def module_args(self, **args):
         return dict(api_url=self.url, api_key=self.token, **args)
@@ -176,15 +177,6 @@ class LambdaEmulator(EmulatorProcess):
     def set_status(self, instance_id, status):
         """Change an instance's status out of band (unhealthy, preempted, ...)."""
         return self.control("POST", "instances/%s" % instance_id, json={"status": status})
-
-    def api(self, method, path, retry_throttled=True, **kwargs):
-        headers = dict(kwargs.pop("headers", None) or {}, Authorization="Bearer " + self.token)
-        for dummy in range(20):
-            response = self.session.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
-            if response.status_code != 429 or not retry_throttled:
-                return response
-            time.sleep(1)
-        return response
 
 
 def contract_checked(emulator):

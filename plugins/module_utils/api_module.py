@@ -23,6 +23,14 @@ from ansible_collections.sophia.ops.plugins.module_utils.api_client import (
 )
 
 
+def http_argument_spec():
+    """The HTTP options every cloud module shares (documented in each provider's doc fragment)."""
+    return dict(
+        request_timeout=dict(type="float", default=30),
+        max_retries=dict(type="int", default=6),
+    )
+
+
 class ApiModule:
     resource_key = "resource"
 

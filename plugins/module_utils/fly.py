@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule
+from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule, http_argument_spec
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import DEFAULT_API_URL, FlyClient
 
 
@@ -20,8 +20,7 @@ def fly_argument_spec():
         api_token=dict(type="str", required=True, no_log=True,
                        fallback=(env_fallback, ["FLY_API_TOKEN", "FLY_ACCESS_TOKEN"])),
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["FLY_API_URL"])),
-        request_timeout=dict(type="float", default=30),
-        max_retries=dict(type="int", default=6),
+        **http_argument_spec()
     )
 
 

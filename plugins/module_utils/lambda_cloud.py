@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule
+from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule, http_argument_spec
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import DEFAULT_API_URL, LambdaClient
 
 
@@ -16,8 +16,7 @@ def lambda_argument_spec():
     return dict(
         api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["LAMBDA_API_KEY"])),
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["LAMBDA_API_URL"])),
-        request_timeout=dict(type="float", default=30),
-        max_retries=dict(type="int", default=6),
+        **http_argument_spec()
     )
 
 

@@ -1,8 +1,7 @@
 """The Fly Machines API emulator, endpoint by endpoint, against the documented behaviour.
 
 Every answer given here is also checked against the OpenAPI document when the
-session ends (tests/conftest.py); ``test_answers_keep_the_openapi_contract``
-checks this module's answers on the spot.
+session ends (tests/conftest.py) and by tests/emulators/test_openapi_contract.py.
 """
 
 from __future__ import annotations
@@ -387,15 +386,6 @@ def test_the_contract_checker_catches_a_broken_answer():
     assert checker.problems(good) == []
     assert checker.problems(bad)
     assert checker.problems(error_without_message)
-
-
-def test_answers_keep_the_openapi_contract(fly_emulator):
-    checked = fly_emulator.contract_problems()
-    if checked is None:
-        pytest.skip("the Fly OpenAPI document is not beside the repository")
-    count, problems = checked
-    assert count > 0
-    assert problems == []
 
 
 def test_emulator_process_class_is_reusable(tmp_path):

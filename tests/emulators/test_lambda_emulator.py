@@ -1,7 +1,7 @@
 """The Lambda Cloud API emulator against the documented behaviour.
 
 Every answer given here is checked against the OpenAPI document when the
-session ends (tests/conftest.py), and on the spot by the last test.
+session ends (tests/conftest.py) and by tests/emulators/test_openapi_contract.py.
 """
 
 from __future__ import annotations
@@ -180,12 +180,3 @@ def test_unhealthy_out_of_band(lambda_api, key):
     wait_active(lambda_api, instance_id)
     lambda_api.set_status(instance_id, "unhealthy")
     assert ok(lambda_api.api("GET", "/instances/" + instance_id))["status"] == "unhealthy"
-
-
-def test_answers_keep_the_openapi_contract(lambda_emulator):
-    checked = lambda_emulator.contract_problems()
-    if checked is None:
-        pytest.skip("the Lambda OpenAPI document is not beside the repository")
-    count, problems = checked
-    assert count > 0
-    assert problems == []
