@@ -229,7 +229,7 @@ def test_actions_are_rate_limited_per_machine(fly, app):
     machine = make_machine(fly, app)
     other = make_machine(fly, app)
     path = "/apps/%s/machines/%s/metadata" % (app, machine["id"])
-    statuses = [fly.api("GET", path, retry_throttled=False).status_code for dummy in range(5)]
+    statuses = [fly.api("GET", path, retry_throttled=False).status_code for dummy in range(8)]
     assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
     limited = fly.api("GET", path, retry_throttled=False)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
@@ -241,7 +241,7 @@ def test_get_machine_has_a_larger_burst(fly, app):
     fly.settings(rate_limits=True)
     machine = make_machine(fly, app)
     statuses = [fly.api("GET", "/apps/%s/machines/%s" % (app, machine["id"]), retry_throttled=False).status_code
-                for dummy in range(13)]
+                for dummy in range(25)]
     assert statuses[:10] == [200] * 10 and 429 in statuses[10:]
 
 
