@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import random
 import re
 import secrets as random_tokens
@@ -419,7 +420,9 @@ class FlyService(Service):
     # --- leases ------------------------------------------------------------------
     def new_lease(self, machine, ttl, description):
         ttl = max(1, min(int(ttl or 30), self.settings["lease_ttl_max"]))
-        return {"nonce": random_tokens.token_hex(6), "expires_at": int(now() + ttl), "owner": "emulator@sophia.ops",
+        # Whole seconds, rounded up: a lease never ends before its TTL has passed.
+        return {"nonce": random_tokens.token_hex(6), "expires_at": int(math.ceil(now() + ttl)),
+                "owner": "emulator@sophia.ops",
                 "description": description or "", "version": machine["instance_id"]}
 
     def get_lease(self, request, app_name, machine_id):

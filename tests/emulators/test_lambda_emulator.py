@@ -78,6 +78,7 @@ def test_ssh_keys(lambda_api):
 
 
 def test_launch_boots_then_gets_an_address(lambda_api, key):
+    lambda_api.settings(boot_seconds=1.5)  # long enough to see it booting on a slow machine
     instance_id = ok(launch(lambda_api, name="gpu-worker-1", tags=[{"key": "sophia:pool", "value": "gpu"}]))["instance_ids"][0]
     booting = ok(lambda_api.api("GET", "/instances/" + instance_id))
     assert booting["status"] == "booting" and "ip" not in booting
@@ -99,6 +100,7 @@ def test_launch_validation(lambda_api, key):
 
 
 def test_restart_conflicts_while_booting_and_terminate(lambda_api, key):
+    lambda_api.settings(boot_seconds=1.5)  # long enough to still be booting on a slow machine
     instance_id = ok(launch(lambda_api))["instance_ids"][0]
     failed(lambda_api.api("POST", "/instance-operations/restart", json={"instance_ids": [instance_id]}),
            409, "global/conflict")
@@ -109,7 +111,7 @@ def test_restart_conflicts_while_booting_and_terminate(lambda_api, key):
 
     gone = ok(lambda_api.api("POST", "/instance-operations/terminate", json={"instance_ids": [instance_id]}))
     assert gone["terminated_instances"][0]["status"] == "terminating"
-    time.sleep(0.3)
+    time.sleep(1.0)  # terminating lasts half a boot
     assert ok(lambda_api.api("GET", "/instances")) == []
     failed(lambda_api.api("GET", "/instances/" + instance_id), 404, "global/object-does-not-exist")
 
