@@ -253,6 +253,15 @@ def machine_view(machine):
             "state": machine.get("state")}
 
 
+def group_diff(plan, image):
+    """Before and after of a process group: its machines by ID, new ones as new-1, new-2, ..."""
+    before = dict((m["id"], machine_view(m)) for m in plan.keep + plan.destroy)
+    after = dict((m["id"], dict(machine_view(m), image=image, state="started")) for m in plan.keep)
+    for number, region in enumerate(plan.create_regions, 1):
+        after["new-%d" % number] = {"region": region, "image": image, "state": "started"}
+    return {"machines": before}, {"machines": after}
+
+
 class FlyMachine(FlyModule):
     resource_key = "fly_machine"
 
@@ -381,13 +390,7 @@ class FlyMachine(FlyModule):
         if not plan.changes:
             self.exit_group(machines, plan.summary())
         self.changed = True
-        self.set_diff(
-            {"machines": dict((m["id"], machine_view(m)) for m in plan.keep + plan.destroy)},
-            {"machines": dict([(m["id"], dict(machine_view(m), image=(params["config"] or {}).get("image"),
-                                              state="started")) for m in plan.keep]
-                              + [("new-%d" % n, {"region": region, "image": params["config"].get("image"),
-                                                 "state": "started"})
-                                 for n, region in enumerate(plan.create_regions, 1)])})
+        self.set_diff(*group_diff(plan, (params["config"] or {}).get("image")))
         if self.check_mode:
             self.exit_group(machines, plan.summary())
         size = len(plan.keep) or count
