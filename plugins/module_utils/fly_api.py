@@ -283,5 +283,16 @@ class FlyClient(RetryingClient):
     def check_certificate(self, app, hostname):
         return self.request("POST", "/apps/%s/certificates/%s/check" % (app, hostname))
 
+    def wait_certificate(self, app, hostname, certificate, status="active", timeout=600):
+        """Ask Fly.io to check DNS and issue, with growing pauses, until ``status`` or ``timeout``
+        seconds; returns the last answer, whatever its status."""
+        deadline = time.monotonic() + timeout
+        pause = 0.5
+        while certificate.get("status") != status and time.monotonic() < deadline:
+            self._sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 15)
+            certificate = self.check_certificate(app, hostname)
+        return certificate
+
     def delete_certificate(self, app, hostname):
         self.request("DELETE", "/apps/%s/certificates/%s" % (app, hostname), ok=(200, 204, 404))

@@ -92,8 +92,6 @@ fly_certificate:
       sample: {"a": ["137.66.10.20"], "cname": "sophia-unified-api.fly.dev"}
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
@@ -120,23 +118,15 @@ class FlyCertificate(FlyModule):
             self.certificate = self.call("Requesting a certificate for %s" % self.hostname,
                                          self.client.request_acme_certificate, self.app, self.hostname)
         if self.module.params["wait"] and not self.check_mode:
-            self.wait_until_active()
-        self.exit(self.certificate)
-
-    def wait_until_active(self):
-        """Ask Fly.io to check DNS and issue, with growing pauses, until active or out of time."""
-        deadline = time.monotonic() + self.module.params["wait_timeout"]
-        pause = 0.5
-        while self.certificate.get("status") != ACTIVE:
-            if time.monotonic() >= deadline:
-                self.module.fail_json(msg="certificate of %s is still %s after %ss; check the DNS records in "
+            self.certificate = self.call("Waiting for the certificate of %s" % self.hostname,
+                                         self.client.wait_certificate, self.app, self.hostname, self.certificate,
+                                         status=ACTIVE, timeout=self.module.params["wait_timeout"])
+            if self.certificate.get("status") != ACTIVE:
+                self.module.fail_json(msg="certificate of %s is still %s after %ss; set the DNS records in "
                                           "dns_requirements" % (self.hostname, self.certificate.get("status"),
                                                                 self.module.params["wait_timeout"]),
                                       fly_certificate=self.certificate)
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, 15)
-            self.certificate = self.call("Checking the certificate of %s" % self.hostname,
-                                         self.client.check_certificate, self.app, self.hostname)
+        self.exit(self.certificate)
 
     def absent(self):
         if self.certificate:

@@ -39,11 +39,14 @@ options:
     choices: [v4, v6, shared_v4, private_v6]
   region:
     description:
-      - Region of a regional address; global when not set.
+      - Region of a regional address. A new address without it is global.
+      - With O(state=present), an existing address of O(type) in this region (in any region when not set)
+        counts as present, so nothing is assigned.
     type: str
   address:
     description:
-      - One exact address to release with O(state=absent).
+      - One exact address. With O(state=absent) it is released; with O(state=present) it must already be
+        assigned to the app (Fly.io picks new addresses, so one cannot be asked for).
     type: str
   state:
     description:
@@ -118,6 +121,9 @@ class FlyIP(FlyModule):
         found = self.matching()
         if found:
             self.exit({"addresses": found})
+        if params["address"]:
+            self.module.fail_json(msg="%s is not an address of app %s; leave address out to have one assigned"
+                                      % (params["address"], self.app))
         body = {"type": params["type"]}
         if params["region"]:
             body["region"] = params["region"]

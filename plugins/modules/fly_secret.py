@@ -25,7 +25,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff names the secrets that change and shows the server's digests, never values.
+      - The diff names the secrets that change, each with its digest before and after (C((absent)) when it does
+        not exist), never values.
   idempotent:
     support: full
     details:
@@ -71,6 +72,10 @@ options:
     default: false
 notes:
   - All changes go out in one request, so the machines never see half of them.
+  - How C(changed) is decided. The API never returns a value, only a digest of it (the first 16 hex digits of
+    its SHA-256). With O(update_mode=digest) a secret counts as changed when it is missing or when that digest
+    differs from the digest of the wanted value, computed locally; the value itself never leaves the module
+    except in the write request. A removal counts as changed when the name exists.
 """
 
 EXAMPLES = r"""
@@ -138,6 +143,8 @@ from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, f
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
 
 OUR_DIGEST = re.compile(r"^[0-9a-f]{16}$")
+# What the diff shows for a secret that does not exist (before a create, after a removal).
+ABSENT = "(absent)"
 
 
 class FlySecret(FlyModule):
@@ -179,8 +186,8 @@ class FlySecret(FlyModule):
         if changes:
             self.changed = True
             self.set_diff(
-                dict((name, self.existing[name].get("digest")) for name in changes if name in self.existing),
-                dict((name, "(new value)") for name, value in changes.items() if value is not None))
+                dict((name, self.existing.get(name, {}).get("digest", ABSENT)) for name in changes),
+                dict((name, ABSENT if value is None else secret_digest(value)) for name, value in changes.items()))
             restarted = self.machines_to_restart()
             if not self.check_mode:
                 answer = self.call("Updating secrets of %s" % self.app, self.client.update_secrets, self.app, changes)

@@ -36,11 +36,16 @@ options:
   name:
     description:
       - Volume name (lowercase letters, digits and underscores). With O(region), it identifies the volume.
-      - Several volumes may share a name; when more than one matches, pass O(volume_id).
+      - Several volumes may share a name and region (one per machine is common). With O(state=present) the
+        module then works on one of them, chosen by this rule, an unattached volume before an attached one,
+        and among those the oldest (then the lowest ID). With O(state=absent) it fails; pass O(volume_id).
+      - Without O(region), a name found in more than one region also needs O(volume_id).
+      - Volumes being destroyed (state C(pending_destroy) or C(destroyed)) are ignored.
     type: str
   volume_id:
     description:
       - ID of one exact volume (C(vol_...)). Takes precedence over O(name).
+      - With O(state=present) the volume must exist; an ID never creates one.
     type: str
   region:
     description:
@@ -52,9 +57,9 @@ options:
     type: int
   encrypted:
     description:
-      - Whether a new volume is encrypted. Cannot change later; a difference is reported as a warning.
+      - Whether a new volume is encrypted; new volumes are encrypted when not set.
+      - Cannot change later; when set and different from an existing volume, a warning says so.
     type: bool
-    default: true
   snapshot_retention:
     description:
       - Days to keep snapshots (1 to 60).
@@ -134,6 +139,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
 
 SETTINGS = ("snapshot_retention", "auto_backup_enabled")
+# The API still lists a deleted volume for a while, in one of these states.
+GONE = ("pending_destroy", "destroyed")
 
 
 def volume_summary(volume):
@@ -152,16 +159,20 @@ class FlyVolume(FlyModule):
     def find(self):
         params = self.module.params
         if params["volume_id"]:
-            return self.call("Looking up volume %s" % params["volume_id"], self.client.get_volume,
-                             self.app, params["volume_id"])
+            volume = self.call("Looking up volume %s" % params["volume_id"], self.client.get_volume,
+                               self.app, params["volume_id"])
+            return volume if volume and volume.get("state") not in GONE else None
         volumes = self.call("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
-        matches = [v for v in volumes if v.get("name") == params["name"]
+        matches = [v for v in volumes if v.get("name") == params["name"] and v.get("state") not in GONE
                    and params["region"] in (None, v.get("region"))]
-        if len(matches) > 1:
+        regions = set(v.get("region") for v in matches)
+        if len(regions) > 1 or (len(matches) > 1 and params["state"] == "absent"):
             self.module.fail_json(msg="%d volumes named %s match%s; pass volume_id to pick one: %s"
                                       % (len(matches), params["name"],
                                          " in region %s" % params["region"] if params["region"] else "",
                                          ", ".join(v["id"] for v in matches)))
+        # The documented rule for several in one region: unattached first, then the oldest.
+        matches.sort(key=lambda v: (bool(v.get("attached_machine_id")), v.get("created_at") or "", v["id"]))
         return matches[0] if matches else None
 
     def present(self):
@@ -171,7 +182,7 @@ class FlyVolume(FlyModule):
         if params["region"] and params["region"] != self.volume.get("region"):
             self.module.fail_json(msg="volume %s is in region %s; volumes cannot move to %s"
                                       % (self.volume["id"], self.volume.get("region"), params["region"]))
-        if params["encrypted"] != self.volume.get("encrypted", True):
+        if params["encrypted"] is not None and params["encrypted"] != self.volume.get("encrypted", True):
             self.warnings.append("encryption of volume %s cannot change after creation" % self.volume["id"])
         after = dict(self.volume)
         size = params["size_gb"]
@@ -202,10 +213,13 @@ class FlyVolume(FlyModule):
 
     def create(self):
         params = self.module.params
+        if params["volume_id"]:
+            self.module.fail_json(msg="volume %s does not exist in app %s; to create a volume, give name and "
+                                      "region instead of volume_id" % (params["volume_id"], self.app))
         if not params["name"] or not params["region"]:
             self.module.fail_json(msg="creating a volume needs name and region")
         body = {"name": params["name"], "region": params["region"], "size_gb": params["size_gb"] or 1,
-                "encrypted": params["encrypted"]}
+                "encrypted": params["encrypted"] is not False}
         body.update((key, params[key]) for key in SETTINGS if params[key] is not None)
         self.changed = True
         self.set_diff({}, body)
@@ -238,7 +252,7 @@ def main():
         volume_id=dict(type="str"),
         region=dict(type="str"),
         size_gb=dict(type="int"),
-        encrypted=dict(type="bool", default=True),
+        encrypted=dict(type="bool"),
         snapshot_retention=dict(type="int"),
         auto_backup_enabled=dict(type="bool"),
         state=dict(type="str", choices=["present", "absent"], default="present"),

@@ -34,7 +34,9 @@ def test_lifecycle(fly, app):
 
     assert run_module("fly_ip", dict(args, state="absent")).changed
     assert listed(fly, app) == []
+    seq = fly.last_seq()
     assert not run_module("fly_ip", dict(args, state="absent")).changed
+    assert fly.writes_since(seq) == []
 
 
 @pytest.mark.parametrize("kind", ["v4", "v6", "private_v6"])
@@ -51,3 +53,8 @@ def test_release_one_exact_address(fly, app):
     run_module("fly_ip", fly.module_args(app=app, type="v6", region="ord"))
     assert run_module("fly_ip", fly.module_args(app=app, address=first["ip"], state="absent")).changed
     assert [ip["region"] for ip in listed(fly, app)] == ["ord"]
+
+    seq = fly.last_seq()
+    unknown = run_module("fly_ip", fly.module_args(app=app, type="v6", address=first["ip"]))
+    assert unknown.failed and "not an address" in unknown["msg"]
+    assert fly.writes_since(seq) == []

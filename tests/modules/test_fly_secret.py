@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
 from tests.support.ansible_cli import run_module
 
 DB_URL = "postgres://sophia:very-secret-db-password@neon.internal/sophia"
@@ -42,11 +43,15 @@ def test_lifecycle(fly, app):
 
     changed = run_module("fly_secret", secret_args(fly, app, rotated), diff=True)
     assert changed.changed
-    assert list(changed["diff"]["before"]) == ["REDIS_URL"] and list(changed["diff"]["after"]) == ["REDIS_URL"]
-    assert changed["diff"]["before"]["REDIS_URL"] != changed["diff"]["after"]["REDIS_URL"]
+    assert changed["diff"] == {"before": {"REDIS_URL": secret_digest(REDIS_URL)},
+                               "after": {"REDIS_URL": secret_digest(REDIS_URL + "-rotated")}}
+    listed = fly.api("GET", "/apps/%s/secrets" % app).json()["secrets"]
+    assert {s["name"]: s["digest"] for s in listed}["REDIS_URL"] == secret_digest(REDIS_URL + "-rotated")
 
-    removed = run_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL", "NEVER_SET"], state="absent"))
+    removed = run_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL", "NEVER_SET"], state="absent"),
+                         diff=True)
     assert removed.changed and removed["fly_secret"]["changed_names"] == ["REDIS_URL"]
+    assert removed["diff"]["after"] == {"REDIS_URL": "(absent)"}
     assert [s["name"] for s in removed["fly_secret"]["secrets"]] == ["DATABASE_URL"]
 
     seq = fly.last_seq()
@@ -55,10 +60,12 @@ def test_lifecycle(fly, app):
 
 
 def test_values_never_leave_the_module(fly, app):
+    predicted = run_module("fly_secret", secret_args(fly, app, {"DATABASE_URL": DB_URL}), check=True, diff=True)
     result = run_module("fly_secret", secret_args(fly, app, {"DATABASE_URL": DB_URL}), diff=True)
-    assert result.changed
-    assert "very-secret-db-password" not in json.dumps(result)
-    assert "very-secret-db-password" not in json.dumps(fly.requests_since(0))
+    assert predicted.changed and result.changed
+    assert result["diff"]["after"] == {"DATABASE_URL": secret_digest(DB_URL)}
+    for output in (predicted, result, fly.requests_since(0)):
+        assert "very-secret-db-password" not in json.dumps(output)
 
 
 def test_update_modes(fly, app):

@@ -40,7 +40,9 @@ def test_lifecycle(fly, app):
     assert fly.writes_since(seq) == []
     assert run_module("fly_volume", gone).changed
     assert fly.api("GET", "/apps/%s/volumes/%s" % (app, volume["id"])).status_code == 404
+    seq = fly.last_seq()
     assert not run_module("fly_volume", gone).changed
+    assert fly.writes_since(seq) == []
 
 
 def test_a_volume_never_shrinks(fly, app):
@@ -74,3 +76,29 @@ def test_same_name_in_two_regions_needs_a_region_or_id(fly, app):
     assert ambiguous.failed and "volume_id" in ambiguous["msg"]
     moved = run_module("fly_volume", fly.module_args(app=app, volume_id=in_iad["id"], region="ord"))
     assert moved.failed and "cannot move" in moved["msg"]
+
+
+def test_an_unknown_volume_id_never_creates_a_volume(fly, app):
+    seq = fly.last_seq()
+    missing = run_module("fly_volume", fly.module_args(app=app, volume_id="vol_doesnotexist0000", name="data",
+                                                       region="iad"))
+    assert missing.failed and "does not exist" in missing["msg"]
+    assert fly.writes_since(seq) == []
+
+
+def test_same_name_in_one_region_picks_the_oldest_free_volume(fly, app):
+    first, second = [fly.api("POST", "/apps/%s/volumes" % app, json={"name": "data", "region": "iad"}).json()
+                     for dummy in range(2)]
+    fly.api("POST", "/apps/%s/machines" % app,
+            json={"region": "iad", "config": {"image": "nginx:1.27",
+                                              "mounts": [{"volume": first["id"], "path": "/data"}]}})
+    args = fly.module_args(app=app, name="data", region="iad")
+
+    seq = fly.last_seq()
+    found = run_module("fly_volume", args)
+    assert not found.changed and found["fly_volume"]["id"] == second["id"]  # the free one, though younger
+    assert fly.writes_since(seq) == []
+
+    ambiguous = run_module("fly_volume", dict(args, state="absent", confirm_delete=True))
+    assert ambiguous.failed and "volume_id" in ambiguous["msg"]
+    assert fly.writes_since(seq) == []
