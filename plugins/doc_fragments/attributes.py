@@ -19,6 +19,18 @@ attributes:
     description: Running the module a second time with the same arguments reports no change and makes no write.
 """
 
+    # For modules that fully support check mode, diff mode and idempotence.
+    FULL = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+"""
+
     # For read-only _info modules.
     INFO_MODULE = r"""
 options: {}

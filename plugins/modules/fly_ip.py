@@ -17,13 +17,7 @@ author:
 extends_documentation_fragment:
   - sophia.ops.fly
   - sophia.ops.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - sophia.ops.attributes.full
 options:
   app:
     description:
