@@ -146,6 +146,13 @@ class Service:
     def apply_settings(self):
         """Called after the settings changed."""
 
+    def start_with(self, overrides):
+        """Settings from the command line: they replace the defaults, so a reset keeps them,
+        and win over settings saved by an earlier run on the same data directory."""
+        self.default_settings = dict(self.default_settings, **overrides)
+        self.settings.update(overrides)
+        self.apply_settings()
+
     # --- routing ------------------------------------------------------------------
     def add_route(self, method, pattern, handler, action, locked=True):
         self.routes.append(Route(method, pattern, handler, action, locked))
@@ -158,7 +165,9 @@ class Service:
                 if route.method == method:
                     return route, match.groupdict()
                 allowed = True
-        raise HTTPError(405 if allowed else 404, self.error_body(404, "not found"))
+        if allowed:
+            raise HTTPError(405, self.error_body(405, "method not allowed"))
+        raise HTTPError(404, self.error_body(404, "not found"))
 
     def take_fault(self, method, path):
         with self.lock:
@@ -182,10 +191,11 @@ class Service:
 
     def handle(self, request):
         """Answer one API request: (status, body, headers)."""
-        route, params = self.find_route(request.method, request.path[len(self.prefix):])
-        request.params = params
+        # Like the real gateways: no token, no answer about what exists.
         if not self.authorized(request.headers.get("Authorization", "")):
             raise HTTPError(401, self.error_body(401, "unauthorized"))
+        route, params = self.find_route(request.method, request.path[len(self.prefix):])
+        request.params = params
         fault = self.take_fault(request.method, request.path)
         if fault and fault.latency_ms:
             time.sleep(fault.latency_ms / 1000.0)
@@ -201,6 +211,11 @@ class Service:
         if fault and fault.lose_response:
             raise HTTPError(408, self.error_body(408, "deadline_exceeded: the answer was lost"))
         return status, body, {}
+
+    def log_request(self, entry):
+        # The SQLite connection is shared by the server's threads: every use holds the lock.
+        with self.lock:
+            self.store.log_request(entry)
 
     def capture(self, method, path, query, status, content_type, data):
         """Keep a whole answer for contract tests. Answers never carry secret values."""
@@ -229,8 +244,9 @@ class Service:
         if parts == ["requests"] and method == "GET":
             since = int(request.arg("since", 0))
             limit = request.arg("limit")
-            entries = self.store.requests_since(since, int(limit) if limit is not None else None)
-            return 200, {"requests": entries, "last_seq": self.store.last_seq()}
+            with self.lock:
+                entries = self.store.requests_since(since, int(limit) if limit is not None else None)
+                return 200, {"requests": entries, "last_seq": self.store.last_seq()}
         if parts == ["faults"]:
             with self.lock:
                 if method == "POST":
@@ -251,6 +267,15 @@ class Service:
                 return 200, self.settings
         with self.lock:
             return self.control(method, parts, request)
+
+
+def encode(payload):
+    """(bytes, content type) of an answer: JSON, plain text, or nothing."""
+    if isinstance(payload, (bytes, str)):
+        return (payload.encode() if isinstance(payload, str) else payload), "text/plain; charset=utf-8"
+    if payload is None:
+        return b"", None
+    return json.dumps(payload).encode(), "application/json"
 
 
 def make_handler(service):
@@ -281,22 +306,17 @@ def make_handler(service):
                 status, payload, headers = exc.status, exc.body, exc.headers
             except Exception as exc:  # an emulator bug must still answer, and be visible
                 status, payload, headers = 500, service.error_body(500, "emulator error: %r" % exc), {}
-            data, content_type = self._answer(status, payload, dict(headers, **{"fly-request-id": request_id}))
+            data, content_type = encode(payload)
             if not control:
-                service.store.log_request({
+                # Logged before the answer leaves, so a client that reads the log next finds its request.
+                service.log_request({
                     "time": time.time(), "method": self.command, "path": split.path,
                     "query": split.query, "status": status, "request_id": request_id,
                     "duration_ms": round((time.monotonic() - started) * 1000, 2)})
                 service.capture(self.command, split.path, split.query, status, content_type, data)
+            self._answer(status, data, content_type, dict(headers, **{"fly-request-id": request_id}))
 
-        def _answer(self, status, payload, headers):
-            if isinstance(payload, (bytes, str)):
-                data = payload.encode() if isinstance(payload, str) else payload
-                content_type = "text/plain; charset=utf-8"
-            elif payload is None:
-                data, content_type = b"", None
-            else:
-                data, content_type = json.dumps(payload).encode(), "application/json"
+        def _answer(self, status, data, content_type, headers):
             self.send_response(status)
             if content_type:
                 self.send_header("Content-Type", content_type)
@@ -305,7 +325,6 @@ def make_handler(service):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
-            return data, content_type
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import time
 
-# Persistent states a machine rests in, and the actions allowed from them.
+# The states that count as running, and those a start is allowed from.
 RUNNING = ("starting", "started", "restarting")
 STARTABLE = ("created", "stopped", "suspended", "failed")
-DESTROYABLE = ("created", "stopped", "suspended", "failed", "destroyed", "launch_failed")
-WAITABLE = ("started", "stopped", "suspended", "destroyed")
+# Docs: started, stopped, suspended, destroyed; the OpenAPI document adds failed and settled
+# (whatever state the machine rests in once nothing more is under way).
+WAITABLE = ("started", "stopped", "suspended", "destroyed", "failed", "settled")
 
 
 def now():
@@ -33,6 +34,17 @@ def state_at(machine, at=None):
     return state
 
 
+def is_settled(machine, at=None):
+    """Nothing more is under way: the machine rests where its timeline ends."""
+    return state_at(machine, at) == machine["timeline"][-1][0]
+
+
+def is_running(machine, at=None):
+    """Running, or on its way to ``started`` (a launch or start under way): what a destroy
+    without ``force`` refuses."""
+    return state_at(machine, at) in RUNNING or machine["timeline"][-1][0] == "started"
+
+
 def entered_at(machine, state):
     """When the current timeline reaches ``state``, or None."""
     for name, since in machine["timeline"]:
@@ -42,7 +54,11 @@ def entered_at(machine, state):
 
 
 class MachineBackend:
-    """Carries out what the API asked. Each method answers the new timeline."""
+    """Carries out what the API asked: each hook (launch, start, stop, restart, suspend,
+    replace, destroy) answers the machine's new timeline, and ``checks`` its health.
+
+    This base keeps time only. A backend that runs real containers subclasses it, does
+    the work in the hooks, and calls up for the timeline."""
 
     def __init__(self, transition_seconds, image_rules):
         self.step = transition_seconds
@@ -103,4 +119,4 @@ class MachineBackend:
 
 
 class RecordBackend(MachineBackend):
-    """Machines as records only: the timeline is the whole truth."""
+    """Machines as records only: the timeline is the whole truth, nothing runs."""

@@ -16,7 +16,7 @@ import string
 import time
 
 from emulators.common.server import HTTPError, Service
-from emulators.fly.lifecycle import DESTROYABLE, RUNNING, STARTABLE, WAITABLE, RecordBackend, now, state_at
+from emulators.fly.lifecycle import RUNNING, STARTABLE, WAITABLE, RecordBackend, is_running, is_settled, now, state_at
 
 APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 VOLUME_NAME = re.compile(r"^[a-z0-9_]{1,30}$")
@@ -25,6 +25,11 @@ MACHINE = r"/apps/(?P<app_name>[^/]+)/machines/(?P<machine_id>[^/]+)"
 VOLUME = r"/apps/(?P<app_name>[^/]+)/volumes/(?P<volume_id>[^/]+)"
 CERT = r"/apps/(?P<app_name>[^/]+)/certificates/(?P<hostname>[^/]+)"
 MAX_WAIT = 60
+# Events kept per machine, and shown by default (the document: "max of 50 ... 20 by default").
+MAX_EVENTS = 50
+DEFAULT_EVENTS = 20
+# Where machines and volumes go when the request names no region (the emulated app's primary region).
+DEFAULT_REGION = "iad"
 NONCE_HEADER = "fly-machine-lease-nonce"
 
 
@@ -83,7 +88,10 @@ class FlyService(Service):
         return {"error": message}
 
     def rate_limit(self, route, request):
-        # Docs: per action and per machine (or app): 1 req/s, burst 3; Get Machine 5/s, burst 10.
+        # Docs: per action and per machine (or app): 1 req/s, burst 3; Get Machine 5/s, burst 10;
+        # app deletions 100 a minute in all.
+        if route.action == "delete_app":
+            return ("delete_app", ""), 100 / 60.0, 100
         key = (route.action, request.params.get("machine_id") or request.params.get("app_name") or "")
         return (key, 5, 10) if route.action == "get_machine" else (key, 1, 3)
 
@@ -139,7 +147,8 @@ class FlyService(Service):
     def render_machine(self, machine):
         out = {key: copy.deepcopy(machine[key]) for key in (
             "id", "name", "region", "instance_id", "private_ip", "config", "image_ref", "created_at",
-            "updated_at", "events")}
+            "updated_at")}
+        out["events"] = copy.deepcopy(machine["events"][:DEFAULT_EVENTS])
         out["state"] = state_at(machine)
         out["checks"] = self.backend.checks(machine)
         out["host_status"] = "ok"
@@ -172,7 +181,7 @@ class FlyService(Service):
     def event(self, machine, kind, status, source="user"):
         machine["events"].insert(0, {"id": instance_id(), "type": kind, "status": status, "source": source,
                                      "timestamp": int(now() * 1000)})
-        del machine["events"][20:]
+        del machine["events"][MAX_EVENTS:]
 
     def save_machine(self, machine):
         machine["updated_at"] = iso()
@@ -195,6 +204,7 @@ class FlyService(Service):
             add("POST", MACHINE + "/" + action, self.machine_action, action)
         add("GET", MACHINE + "/wait", self.wait_machine, "wait", locked=False)
         add("GET", MACHINE + "/versions", self.machine_versions, "versions")
+        add("GET", MACHINE + "/events", self.machine_events, "events")
         add("GET", MACHINE + "/lease", self.get_lease, "get_lease")
         add("POST", MACHINE + "/lease", self.acquire_lease, "acquire_lease")
         add("DELETE", MACHINE + "/lease", self.release_lease, "release_lease")
@@ -245,6 +255,8 @@ class FlyService(Service):
         self.store.put("app", name, {"id": random_id(16, string.ascii_lowercase + string.digits), "name": name,
                                      "org_slug": body["org_slug"], "network": body.get("network"),
                                      "created_at": iso(), "secrets_version": 0})
+        # The docs show a {"id", "created_at"} body; the document declares none, and the contract check has no
+        # deviation for it, so the answer is empty (clients read the app back).
         return 201, None
 
     def get_app(self, request, app_name):
@@ -252,8 +264,11 @@ class FlyService(Service):
 
     def delete_app(self, request, app_name):
         self.app(app_name)
-        if self.live_machines(app_name) and not request.flag("force"):
-            raise HTTPError(412, {"error": "app has machines; stop and destroy them first or use force"})
+        # Docs: machines should be stopped first; force stops and deletes them.
+        running = [m for m in self.live_machines(app_name) if is_running(m)]
+        if running and not request.flag("force"):
+            raise HTTPError(412, {"error": "failed_precondition: app has machines that are not stopped (%s); "
+                                           "stop them first or use force" % ", ".join(m["id"] for m in running)})
         self.store.delete_children(app_name)
         self.store.delete("app", app_name)
         return 202, None
@@ -266,6 +281,9 @@ class FlyService(Service):
             machines = [m for m in machines if state_at(m) != "destroyed"]
         if request.arg("region"):
             machines = [m for m in machines if m["region"] == request.arg("region")]
+        if request.arg("state"):  # one state, or several separated by commas
+            wanted_states = request.arg("state").split(",")
+            machines = [m for m in machines if state_at(m) in wanted_states]
         for name, values in request.query.items():
             if name.startswith("metadata."):
                 key = name[len("metadata."):]
@@ -297,7 +315,7 @@ class FlyService(Service):
         mounts = (config or {}).get("mounts") or []
         if not region and mounts and self.store.get("volume", mounts[0].get("volume") or ""):
             region = self.store.get("volume", mounts[0]["volume"])["region"]
-        region = region or "iad"
+        region = region or DEFAULT_REGION
         self.validate_config(app_name, config, region)
         name = body.get("name") or "%s-%s-%d" % (random.choice(("aged", "bold", "calm", "dry")),
                                                  random.choice(("wind", "sun", "fog", "dew")),
@@ -349,7 +367,7 @@ class FlyService(Service):
     def delete_machine(self, request, app_name, machine_id):
         machine = self.machine(app_name, machine_id, include_destroyed=False)
         self.require_nonce(machine, request)
-        if state_at(machine) not in DESTROYABLE and not request.flag("force"):
+        if is_running(machine) and not request.flag("force"):
             raise HTTPError(412, {"error": "failed_precondition: unable to destroy machine, not currently "
                                            "stopped, suspended or failed (state %s)" % state_at(machine)})
         machine["timeline"] = self.backend.destroy(machine)
@@ -392,7 +410,7 @@ class FlyService(Service):
             timeout = min(MAX_WAIT, int(request.arg("timeout", MAX_WAIT)))
         except ValueError:
             raise HTTPError(400, {"error": "timeout must be an integer number of seconds"}) from None
-        wanted_instance = request.arg("instance_id")
+        wanted_instance = request.arg("instance_id") or request.arg("version")  # the document's name for it
         if wanted == "stopped" and not wanted_instance:
             raise HTTPError(400, {"error": "instance_id is required when waiting for stopped"})
         deadline = time.monotonic() + timeout
@@ -405,13 +423,21 @@ class FlyService(Service):
                                                    % wanted_instance})
                 same_version = not wanted_instance or wanted_instance == machine["instance_id"]
                 state = state_at(machine)
-                if state == wanted and (same_version or wanted == "destroyed"):
+                reached = is_settled(machine) if wanted == "settled" else state == wanted
+                if reached and (same_version or wanted == "destroyed"):
                     return 200, {"ok": True, "state": state, "version": machine["instance_id"],
-                                 "event_id": machine["events"][0]["id"] if machine["events"] else ""}
+                                 "event_id": machine["events"][0]["id"]}
             if time.monotonic() >= deadline:
                 raise HTTPError(408, {"error": "deadline_exceeded: machine %s did not reach state %s in %ss"
                                                % (machine_id, wanted, timeout)})
             time.sleep(0.02)
+
+    def machine_events(self, request, app_name, machine_id):
+        try:
+            limit = min(MAX_EVENTS, int(request.arg("limit", DEFAULT_EVENTS)))
+        except ValueError:
+            raise HTTPError(400, {"error": "limit must be an integer"}) from None
+        return 200, copy.deepcopy(self.machine(app_name, machine_id)["events"][:limit])
 
     def machine_versions(self, request, app_name, machine_id):
         machine = self.machine(app_name, machine_id)
@@ -443,7 +469,7 @@ class FlyService(Service):
             lease["nonce"] = held["nonce"]
         machine["lease"] = lease
         self.save_machine(machine)
-        return 200, {"status": "success", "data": lease}
+        return 201, {"status": "success", "data": lease}
 
     def release_lease(self, request, app_name, machine_id):
         machine = self.machine(app_name, machine_id)
@@ -492,16 +518,15 @@ class FlyService(Service):
         body = request.json()
         if not VOLUME_NAME.match(body.get("name") or ""):
             raise HTTPError(400, {"error": "name must be 1-30 lowercase letters, digits and underscores"})
-        if not body.get("region"):
-            raise HTTPError(400, {"error": "region is required"})
-        size = body.get("size_gb", 1)
+        size = body.get("size_gb", 3)
         if not isinstance(size, int) or not 1 <= size <= 500:
             raise HTTPError(400, {"error": "size_gb must be between 1 and 500"})
         retention = body.get("snapshot_retention", 5)
         if not isinstance(retention, int) or not 1 <= retention <= 60:
             raise HTTPError(400, {"error": "snapshot_retention must be between 1 and 60"})
         volume = {"id": "vol_" + random_id(16, string.ascii_lowercase + string.digits), "app": app_name,
-                  "name": body["name"], "region": body["region"], "size_gb": size, "state": "created",
+                  "name": body["name"], "region": body.get("region") or DEFAULT_REGION, "size_gb": size,
+                  "state": "created",
                   "encrypted": body.get("encrypted", True), "snapshot_retention": retention,
                   "auto_backup_enabled": body.get("auto_backup_enabled", True), "fstype": "ext4",
                   "block_size": 4096, "type": "local", "zone": random_id(4), "host_status": "ok",
@@ -548,7 +573,7 @@ class FlyService(Service):
             raise HTTPError(412, {"error": "failed_precondition: volume %s is attached to machine %s; destroy "
                                            "the machine first" % (volume_id, holder["id"])})
         rendered = self.render_volume(volume)
-        rendered["state"] = "pending_destroy"
+        rendered["state"] = "destroyed"
         self.store.delete("volume", volume_id)
         return 200, rendered
 

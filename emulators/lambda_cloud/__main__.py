@@ -4,4 +4,5 @@ from emulators.common.cli import main
 from emulators.lambda_cloud.service import LambdaService
 
 if __name__ == "__main__":
-    main(LambdaService, "lambda_cloud", 4290)
+    main(LambdaService, "lambda_cloud", 4290, setting_flags={
+        "boot_seconds": "how long an instance stays booting; default 1.0"})

@@ -6,6 +6,8 @@ session ends (tests/conftest.py) and by tests/emulators/test_openapi_contract.py
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 import pytest
@@ -47,6 +49,21 @@ def wait(fly, app, machine, state="started", **params):
                    params=dict({"state": state, "timeout": 5}, **params))
 
 
+def eventually(read, accept, deadline_seconds=10):
+    """Read until ``accept`` holds (the emulator's clock runs in real time); answer the last read."""
+    deadline = time.monotonic() + deadline_seconds
+    value = read()
+    while not accept(value):
+        assert time.monotonic() < deadline, "still %r" % (value,)
+        time.sleep(0.05)
+        value = read()
+    return value
+
+
+def machine_path(app, machine):
+    return "/apps/%s/machines/%s" % (app, machine["id"])
+
+
 # --- authentication, request ids, errors --------------------------------------
 def test_requests_without_a_valid_token_are_refused(fly):
     for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": fly.token}):
@@ -54,6 +71,15 @@ def test_requests_without_a_valid_token_are_refused(fly):
         assert answer.status_code == 401
         assert "error" in answer.json()
         assert answer.headers["fly-request-id"]
+    # Without a token nothing is told, not even whether a path exists.
+    assert requests.get(fly.url + "/no/such/path", timeout=5).status_code == 401
+
+
+def test_unknown_paths_and_methods_answer_the_error_body(fly, app):
+    unknown = fly.api("GET", "/no/such/path")
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "not found"})
+    wrong_method = fly.api("PATCH", "/apps/" + app)
+    assert (wrong_method.status_code, wrong_method.json()) == (405, {"error": "method not allowed"})
 
 
 def test_flyv1_scheme_is_accepted(fly):
@@ -95,6 +121,21 @@ def test_deleting_an_app_with_machines_needs_force(fly, app):
     assert fly.api("GET", "/apps/%s/machines" % app).status_code == 404
 
 
+def test_an_app_whose_machines_are_stopped_is_deleted_without_force(fly, app):
+    machine = make_machine(fly, app, skip_launch=True)
+    ok(fly.api("DELETE", "/apps/" + app), 202)
+    assert fly.api("GET", machine_path(app, machine)).status_code == 404
+
+
+def test_missing_resources_answer_404_with_the_documented_error_body(fly, app):
+    for path, message in [("/apps/nope", "app not found"), ("/apps/nope/machines", "app not found"),
+                          ("/apps/%s/machines/0000" % app, "machine not found"),
+                          ("/apps/%s/volumes/vol_none" % app, "volume not found"),
+                          ("/apps/%s/certificates/none.example.com" % app, "certificate not found")]:
+        answer = fly.api("GET", path)
+        assert (answer.status_code, answer.json()) == (404, {"error": message}), path
+
+
 # --- machines -----------------------------------------------------------------------
 def test_a_machine_is_created_then_started_on_the_clock(fly, app):
     machine = make_machine(fly, app, name="web-1")
@@ -103,7 +144,7 @@ def test_a_machine_is_created_then_started_on_the_clock(fly, app):
     ok(wait(fly, app, machine))
     shown = ok(fly.api("GET", "/apps/%s/machines/%s" % (app, machine["id"])))
     assert shown["state"] == "started" and shown["instance_id"] == machine["instance_id"]
-    assert [e["type"] for e in shown["events"]] == ["launch"]
+    assert [(e["type"], e["status"], e["source"]) for e in shown["events"]] == [("launch", "created", "user")]
 
 
 def test_skip_launch_leaves_the_machine_created(fly, app):
@@ -111,6 +152,28 @@ def test_skip_launch_leaves_the_machine_created(fly, app):
     time.sleep(0.2)
     assert ok(fly.api("GET", "/apps/%s/machines/%s" % (app, machine["id"])))["state"] == "created"
     assert wait(fly, app, machine, timeout=1).status_code == 408
+    assert ok(wait(fly, app, machine, "settled"))["state"] == "created"  # nothing more under way
+
+
+def test_health_checks_pass_once_the_machine_has_run_a_step(fly, app):
+    checks = {"http": {"type": "http", "port": 8080, "path": "/health"}}
+    machine = make_machine(fly, app, config={"image": IMAGE, "checks": checks})
+    assert [c["status"] for c in machine["checks"]] == ["critical"]  # not running yet
+    shown = eventually(lambda: ok(fly.api("GET", machine_path(app, machine))),
+                       lambda m: m["checks"][0]["status"] == "passing")
+    assert shown["state"] == "started" and shown["checks"][0]["name"] == "http"
+
+
+def test_a_machine_whose_image_cannot_start_fails_and_can_be_started_again(fly, app):
+    fly.set_image(IMAGE, start=False)
+    machine = make_machine(fly, app)
+    assert ok(wait(fly, app, machine, "failed"))["state"] == "failed"
+    listed = ok(fly.api("GET", "/apps/%s/machines" % app, params={"state": "stopped,failed"}))
+    assert [m["id"] for m in listed] == [machine["id"]]
+    assert ok(fly.api("GET", "/apps/%s/machines" % app, params={"state": "started"})) == []
+    fly.set_image(IMAGE, start=True)
+    assert ok(fly.api("POST", machine_path(app, machine) + "/start"))["previous_state"] == "failed"
+    ok(wait(fly, app, machine))
 
 
 def test_list_filters_by_region_and_metadata(fly, app):
@@ -130,7 +193,7 @@ def test_update_replaces_the_config_and_makes_a_new_version(fly, app):
     assert updated["instance_id"] != machine["instance_id"]
     assert "env" not in updated["config"]  # full replacement, not a merge
     assert updated["state"] == "replacing"
-    ok(wait(fly, app, updated, instance_id=updated["instance_id"]))
+    ok(wait(fly, app, updated, version=updated["instance_id"]))  # the document's name for instance_id
     versions = ok(fly.api("GET", "/apps/%s/machines/%s/versions" % (app, machine["id"])))
     assert [v["version"] for v in versions] == [updated["instance_id"], machine["instance_id"]]
 
@@ -167,6 +230,7 @@ def test_wait_validates_its_arguments_and_caps_the_deadline(fly, app):
     machine = make_machine(fly, app)
     assert wait(fly, app, machine, "exploded").status_code == 400
     assert wait(fly, app, machine, "stopped").status_code == 400  # instance_id required
+    ok(wait(fly, app, machine, timeout=3600))  # longer than the 60 s cap: capped, not refused
     started = time.monotonic()
     answer = fly.api("GET", "/apps/%s/machines/%s/wait" % (app, machine["id"]),
                      params={"state": "stopped", "instance_id": machine["instance_id"], "timeout": 1})
@@ -186,6 +250,35 @@ def test_destroy_needs_a_stopped_machine_or_force(fly, app):
                                            params={"include_deleted": "true"}))] == ["destroyed"]
 
 
+def test_a_stopped_machine_is_destroyed_without_force(fly, app):
+    machine = make_machine(fly, app, skip_launch=True)
+    assert ok(fly.api("DELETE", machine_path(app, machine))) == {"ok": True}
+    ok(wait(fly, app, machine, "destroyed"))
+    assert fly.api("DELETE", machine_path(app, machine)).status_code == 404
+
+
+def test_events_record_the_actions_newest_first(fly, app):
+    machine = make_machine(fly, app)
+    ok(wait(fly, app, machine))
+    ok(fly.api("POST", machine_path(app, machine) + "/stop"))
+    ok(wait(fly, app, machine, "stopped", instance_id=machine["instance_id"]))
+    events = ok(fly.api("GET", machine_path(app, machine) + "/events"))
+    assert [(e["type"], e["status"]) for e in events] == [("stop", "stopping"), ("launch", "created")]
+    assert len(ok(fly.api("GET", machine_path(app, machine) + "/events", params={"limit": 1}))) == 1
+    waited = ok(wait(fly, app, machine, "stopped", instance_id=machine["instance_id"]))
+    assert waited["event_id"] == events[0]["id"]
+
+
+def test_versions_and_cordon(fly, app):
+    machine = make_machine(fly, app, config={"image": IMAGE, "env": {"A": "1"}})
+    updated = ok(fly.api("POST", machine_path(app, machine), json={"config": {"image": IMAGE}, "skip_launch": True}))
+    versions = ok(fly.api("GET", machine_path(app, machine) + "/versions"))
+    assert [v["version"] for v in versions] == [updated["instance_id"], machine["instance_id"]]
+    assert versions[1]["user_config"] == {"image": IMAGE, "env": {"A": "1"}}
+    assert ok(fly.api("POST", machine_path(app, machine) + "/cordon")) == {"ok": True}
+    assert ok(fly.api("POST", machine_path(app, machine) + "/uncordon")) == {"ok": True}
+
+
 def test_metadata_keys(fly, app):
     machine = make_machine(fly, app)
     base = "/apps/%s/machines/%s/metadata" % (app, machine["id"])
@@ -200,7 +293,7 @@ def test_metadata_keys(fly, app):
 def test_a_leased_machine_only_takes_changes_with_the_nonce(fly, app):
     machine = make_machine(fly, app)
     base = "/apps/%s/machines/%s" % (app, machine["id"])
-    lease = ok(fly.api("POST", base + "/lease", json={"ttl": 30, "description": "deploy"}))
+    lease = ok(fly.api("POST", base + "/lease", json={"ttl": 30, "description": "deploy"}), 201)
     assert lease["status"] == "success"
     nonce = lease["data"]["nonce"]
     assert ok(fly.api("GET", base + "/lease"))["data"]["nonce"] == nonce
@@ -223,6 +316,18 @@ def test_a_lease_expires_after_its_ttl(fly, app):
     ok(fly.api("POST", base + "/cordon"))
 
 
+def test_the_holder_refreshes_a_lease_and_its_ttl_is_capped(fly, app):
+    fly.settings(lease_ttl_max=60)
+    machine = make_machine(fly, app)
+    base = machine_path(app, machine) + "/lease"
+    assert fly.api("GET", base).status_code == 404
+    first = ok(fly.api("POST", base, json={"ttl": 30}), 201)["data"]
+    again = ok(fly.api("POST", base, json={"ttl": 3600}, headers={"fly-machine-lease-nonce": first["nonce"]}),
+               201)["data"]
+    assert again["nonce"] == first["nonce"] and again["version"] == machine["instance_id"]
+    assert again["expires_at"] <= time.time() + 61
+
+
 # --- rate limits -------------------------------------------------------------------
 def test_actions_are_rate_limited_per_machine(fly, app):
     fly.settings(rate_limits=True)
@@ -232,7 +337,10 @@ def test_actions_are_rate_limited_per_machine(fly, app):
     statuses = [fly.api("GET", path, retry_throttled=False).status_code for dummy in range(8)]
     assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
     limited = fly.api("GET", path, retry_throttled=False)
-    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1 and limited.json()["error"]
+    # Another action on the same machine has its own allowance.
+    assert fly.api("GET", "/apps/%s/machines/%s/versions" % (app, machine["id"]),
+                   retry_throttled=False).status_code == 200
     assert fly.api("GET", "/apps/%s/machines/%s/metadata" % (app, other["id"]),
                    retry_throttled=False).status_code == 200
 
@@ -261,6 +369,16 @@ def test_volume_lifecycle_and_rules(fly, app):
     assert grown["volume"]["size_gb"] == 5 and grown["needs_restart"] is False
     assert fly.api("PUT", base + "/%s/extend" % volume["id"], json={"size_gb": 3}).status_code == 400
     assert [v["id"] for v in ok(fly.api("GET", base))] == [volume["id"]]
+
+
+def test_volume_defaults_and_the_destroyed_answer(fly, app):
+    volume = ok(fly.api("POST", "/apps/%s/volumes" % app, json={"name": "data"}))
+    shown = (volume["region"], volume["size_gb"], volume["snapshot_retention"], volume["state"])
+    assert shown == ("iad", 3, 5, "created")
+    assert volume["encrypted"] is True and volume["auto_backup_enabled"] is True
+    assert "attached_machine_id" not in volume
+    gone = ok(fly.api("DELETE", "/apps/%s/volumes/%s" % (app, volume["id"])))
+    assert (gone["id"], gone["state"]) == (volume["id"], "destroyed")
 
 
 def test_a_volume_is_pinned_to_its_region_and_to_one_machine(fly, app):
@@ -306,6 +424,16 @@ def test_secrets_are_write_only_with_digests_and_versions(fly, app):
     assert fly.api("POST", base, json={"values": {"bad name": "x"}}).status_code == 400
 
 
+def test_a_secret_digest_is_the_sha256_prefix_of_its_value(fly, app):
+    base = "/apps/%s/secrets" % app
+    first = ok(fly.api("POST", base, json={"values": {"API_KEY": "value-one"}}))
+    second = ok(fly.api("POST", base, json={"values": {"API_KEY": "value-one", "GONE": None}}))
+    listed = ok(fly.api("GET", base))["secrets"]
+    assert [(s["name"], s["digest"]) for s in listed] == [("API_KEY", hashlib.sha256(b"value-one").hexdigest()[:16])]
+    assert listed[0]["created_at"] == first["secrets"][0]["created_at"]
+    assert second["version"] == first["version"] + 1
+
+
 # --- ips and certificates ---------------------------------------------------------
 def test_ip_assignments(fly, app):
     base = "/apps/%s/ip_assignments" % app
@@ -338,6 +466,51 @@ def test_faults_answer_errors_without_changing_state(fly, app):
     make_machine(fly, app)
 
 
+def test_faults_count_down_carry_retry_after_and_clear(fly, app):
+    fly.add_fault(status=429, count=1, method="GET", path_regex=r"/apps/%s$" % app, retry_after=7)
+    throttled = fly.api("GET", "/apps/" + app, retry_throttled=False)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "7" and throttled.json()["error"]
+    ok(fly.api("GET", "/apps/" + app))
+
+    fly.add_fault(status=500, count=3, method="GET")
+    assert [f["count"] for f in fly.control("GET", "faults")["faults"]] == [3]
+    assert fly.api("GET", "/apps/" + app).status_code == 500
+    assert [f["count"] for f in fly.control("GET", "faults")["faults"]] == [2]
+    fly.clear_faults()
+    ok(fly.api("GET", "/apps/" + app))
+
+
+def test_a_latency_fault_delays_the_answer(fly, app):
+    seq = fly.last_seq()
+    fly.add_fault(latency_ms=300, method="GET")
+    ok(fly.api("GET", "/apps/" + app))
+    assert fly.requests_since(seq)[0]["duration_ms"] >= 300
+
+
+def test_the_request_log_holds_no_bodies_and_not_the_control_surface(fly, app):
+    seq = fly.last_seq()
+    fly.api("POST", "/apps/%s/secrets" % app, json={"values": {"PASSWORD": "hunter2-a-long-password"}})
+    fly.settings(lease_ttl_max=100)
+    entries = fly.requests_since(seq)
+    assert len(entries) == 1
+    assert set(entries[0]) == {"seq", "time", "method", "path", "query", "status", "duration_ms", "request_id"}
+    assert "hunter2" not in json.dumps(entries)
+    assert len(fly.control("GET", "requests", params={"since": 0, "limit": 1})["requests"]) == 1
+
+
+def test_reset_forgets_state_faults_image_rules_settings_and_the_log(fly, app):
+    fly.set_image(IMAGE, start=False)
+    fly.add_fault(status=500, count=5, path_regex="/never-called")
+    fly.reset()
+    assert fly.requests_since(0) == []
+    assert fly.control("GET", "faults") == {"faults": []}
+    assert fly.control("GET", "settings") == {"rate_limits": True, "transition_seconds": 0.2, "lease_ttl_max": 3600}
+    assert fly.api("GET", "/apps/" + app).status_code == 404
+    fly.settings(transition_seconds=0.05)
+    ok(fly.api("POST", "/apps", json={"app_name": app, "org_slug": "personal"}), 201)
+    ok(wait(fly, app, make_machine(fly, app)))  # the image starts again
+
+
 def test_a_lost_answer_still_commits(fly, app):
     fly.add_fault(lose_response=True, method="POST", path_regex=r"/machines$")
     lost = fly.api("POST", "/apps/%s/machines" % app, json={"config": {"image": IMAGE}})
@@ -360,19 +533,51 @@ def test_image_rules_and_drift(fly, app):
     drifted = fly.drift_machine(app, sick["id"], state="stopped", config={"env": {"HAND_EDIT": "1"}})
     assert drifted["state"] == "stopped" and drifted["config"]["env"] == {"HAND_EDIT": "1"}
     assert drifted["instance_id"] != sick["instance_id"]
+    assert drifted["config"]["checks"] == checks  # merged, not replaced
+    versions = ok(fly.api("GET", machine_path(app, sick) + "/versions"))
+    assert [v["version"] for v in versions] == [drifted["instance_id"], sick["instance_id"]]
+
+    relabelled = fly.drift_machine(app, sick["id"], metadata={"owner": "someone-else"})
+    assert relabelled["config"]["metadata"]["owner"] == "someone-else"
+    assert relabelled["instance_id"] == drifted["instance_id"]  # metadata and state make no version
 
 
-def test_state_survives_a_restart_of_the_emulator(fly, app, tmp_path):
-    fly.api("POST", "/apps/%s/secrets" % app, json={"values": {"KEPT": "yes"}})
-    machine = make_machine(fly, app)
-    fly.stop()
+def test_a_second_emulator_on_the_same_data_dir_keeps_everything(tmp_path):
+    first = FlyEmulator(tmp_path).start()
     try:
-        fly.start()
-        assert ok(fly.api("GET", "/apps/%s/machines/%s" % (app, machine["id"])))["id"] == machine["id"]
-        assert [s["name"] for s in ok(fly.api("GET", "/apps/%s/secrets" % app))["secrets"]] == ["KEPT"]
+        first.settings(transition_seconds=0.05, rate_limits=False)
+        first.set_image(IMAGE, healthy=False)
+        ok(first.api("POST", "/apps", json={"app_name": APP, "org_slug": "personal"}), 201)
+        ok(first.api("POST", "/apps/%s/secrets" % APP, json={"values": {"KEPT": "yes-kept"}}))
+        volume = ok(first.api("POST", "/apps/%s/volumes" % APP, json={"name": "data", "region": "iad"}))
+        checks = {"http": {"type": "http", "port": 8080, "path": "/"}}
+        mounts = [{"volume": volume["id"], "path": "/data"}]
+        machine = make_machine(first, APP, lease_ttl=300, skip_launch=True,
+                               config={"image": IMAGE, "checks": checks, "mounts": mounts})
+        seq = first.last_seq()
     finally:
-        if fly.process.poll() is not None:
-            fly.start()
+        first.stop()
+
+    second = FlyEmulator(tmp_path)
+    second.token = first.token
+    second.start()
+    try:
+        assert second.control("GET", "settings")["rate_limits"] is False
+        assert second.last_seq() == seq  # the request log goes on where it was
+        kept_volume = ok(second.api("GET", "/apps/%s/volumes/%s" % (APP, volume["id"])))
+        assert kept_volume["attached_machine_id"] == machine["id"]
+        assert [s["digest"] for s in ok(second.api("GET", "/apps/%s/secrets" % APP))["secrets"]] == \
+            [hashlib.sha256(b"yes-kept").hexdigest()[:16]]
+        start = machine_path(APP, machine) + "/start"
+        assert second.api("POST", start).status_code == 409  # the lease is still held
+        ok(second.api("POST", start, headers={"fly-machine-lease-nonce": machine["nonce"]}))
+        ok(wait(second, APP, machine))
+        assert [c["status"] for c in ok(second.api("GET", machine_path(APP, machine)))["checks"]] == ["critical"]
+    finally:
+        second.stop()
+    checker = ContractChecker("fly")
+    if checker.available:
+        assert checker.check_file(second.capture_path)[1] == []
 
 
 def test_the_contract_checker_catches_a_broken_answer():
@@ -388,10 +593,14 @@ def test_the_contract_checker_catches_a_broken_answer():
     assert checker.problems(error_without_message)
 
 
-def test_emulator_process_class_is_reusable(tmp_path):
+def test_the_transition_seconds_flag_sets_the_clock_and_outlives_resets(tmp_path):
     other = FlyEmulator(tmp_path)
+    other.extra_args += ["--transition-seconds", "0.01"]
     other.start()
     try:
         assert requests.get(other.base_url + "/_emulator/health", timeout=5).json() == {"status": "ok"}
+        assert other.control("GET", "settings")["transition_seconds"] == 0.01
+        other.reset()
+        assert other.control("GET", "settings")["transition_seconds"] == 0.01
     finally:
         other.stop()
