@@ -160,6 +160,10 @@ class FlyEmulator(EmulatorProcess):
         """Change a machine out of band (``state``, ``config`` merged in, ``metadata``)."""
         return self.control("POST", "apps/%s/machines/%s" % (app, machine_id), json=changes)
 
+    def machines_now(self, app):
+        """The app's live machines, read outside the rate limits and the request log (for watchers)."""
+        return self.control("GET", "apps/%s/machines" % app)
+
 
 class LambdaEmulator(EmulatorProcess):
     api_prefix = "/api/v1"

@@ -31,7 +31,9 @@ options:
   max_retries:
     description:
       - How many times a request that failed with 408, 429, 5xx or a connection error is retried.
-      - Retries back off exponentially with jitter and honour C(Retry-After).
+      - Retries back off exponentially with jitter and honour C(Retry-After). Requests are paced within the
+        documented rate limits (per action and machine or app). A write whose answer was lost is only sent again
+        after the state shows it did not take effect.
     type: int
     default: 6
 notes:

@@ -30,7 +30,9 @@ options:
   max_retries:
     description:
       - How many times a request that failed with 408, 429, 5xx or a connection error is retried.
-      - Retries back off exponentially with jitter; a throttled launch waits the documented 12 seconds first.
+      - Retries back off exponentially with jitter. Requests are paced within Lambda's documented limits (one a
+        second, launches one every 12 seconds); a throttled launch waits out the launch interval before it is sent
+        again.
     type: int
     default: 6
 notes:

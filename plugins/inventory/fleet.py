@@ -103,6 +103,8 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: .cache/inventory
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
@@ -110,6 +112,9 @@ from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.sophia.ops.plugins.module_utils.api_client import APIError
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY, FlyClient
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, POOL_TAG, LambdaClient
+
+# Apps whose machines are listed at the same time (flyctl works on eight things at a time).
+LISTING_WORKERS = 8
 
 
 def fly_hostvars(app, machine):
@@ -169,7 +174,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except KeyError:
                 fleet = None
         if fleet is None:
-            fleet = {"fly": self.read_fly(), "lambda": self.read_lambda()}
+            # Templated here, in the main thread; the providers are then read side by side.
+            fly_access = (self.templated("fly_api_token"), self.templated("fly_api_url"))
+            lambda_access = (self.templated("lambda_api_key"), self.templated("lambda_api_url"))
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                fly, instances = pool.submit(self.read_fly, *fly_access), pool.submit(self.read_lambda, *lambda_access)
+                fleet = {"fly": fly.result(), "lambda": instances.result()}
             if self.get_option("cache"):
                 self._cache[cache_key] = fleet
         self.populate(fleet)
@@ -179,28 +189,28 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         value = self.get_option(option)
         return self.templar.template(value) if value and "{{" in value else value
 
-    def read_fly(self):
+    def read_fly(self, token, api_url):
         """Raw machines by app, as the API gave them (this is what the cache keeps)."""
         if not self.get_option("fly_enabled"):
             return {}
-        token = self.templated("fly_api_token")
         if not token:
             raise AnsibleError("sophia.ops.fleet: fly_api_token (or FLY_API_TOKEN) is required to list Fly machines")
-        client = FlyClient(api_token=token, api_url=self.templated("fly_api_url"))
+        client = FlyClient(api_token=token, api_url=api_url)
         try:
             apps = self.get_option("fly_apps") or [a["name"] for a in client.list_apps(self.get_option("fly_org_slug"))]
-            return dict((app, client.list_machines(app)) for app in apps)
+            # The rate limits are per app, so apps are listed side by side, as flyctl does.
+            with ThreadPoolExecutor(max_workers=LISTING_WORKERS) as pool:
+                return dict(zip(apps, pool.map(client.list_machines, apps)))
         except APIError as exc:
             raise AnsibleError("sophia.ops.fleet: listing Fly machines failed: %s" % exc)
 
-    def read_lambda(self):
+    def read_lambda(self, key, api_url):
         if not self.get_option("lambda_enabled"):
             return []
-        key = self.templated("lambda_api_key")
         if not key:
             raise AnsibleError("sophia.ops.fleet: lambda_api_key (or LAMBDA_API_KEY) is required to list instances")
         try:
-            return LambdaClient(api_key=key, api_url=self.templated("lambda_api_url")).list_instances()
+            return LambdaClient(api_key=key, api_url=api_url).list_instances()
         except APIError as exc:
             raise AnsibleError("sophia.ops.fleet: listing Lambda instances failed: %s" % exc)
 

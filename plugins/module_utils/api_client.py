@@ -6,7 +6,8 @@
 It owns what every cloud API call needs the same way: a pooled session,
 timeouts, retries with capped, full-jitter exponential backoff on 408, 429,
 5xx and connection errors (a server's ``Retry-After`` is a floor), bounded in
-attempts and in total time, and retry-safe creates through ``before_retry``.
+attempts and in total time; writes made safe to retry through ``before_retry``;
+requests paced within the provider's documented rate limits.
 A provider client names its error class, how its error bodies read, and where
 its request ids are.
 """
@@ -14,10 +15,12 @@ its request ids are.
 from __future__ import annotations
 
 import random
+import threading
 import time
 
 try:
     import requests
+    import requests.adapters
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - reported by the modules
@@ -78,13 +81,58 @@ def retry_after_seconds(response):
         return None
 
 
+class RateLimiter:
+    """Client-side token buckets, so that requests stay within a provider's documented limits
+    instead of learning them from 429s. ``rules(method, path)`` answers the buckets a request
+    draws from: ``[(key, rate per second, burst), ...]``. Thread-safe: one client serves the
+    worker threads of a concurrent rollout."""
+
+    def __init__(self, rules, clock=time.monotonic, sleep=time.sleep):
+        self.rules = rules
+        self.clock = clock
+        self.sleep = sleep
+        self.lock = threading.Lock()
+        self.buckets = {}
+
+    def reserve(self, method, path):
+        """Take a token from each bucket the request draws from; answer the seconds to wait
+        before sending it (the tokens are taken now, so concurrent callers queue up)."""
+        wait = 0.0
+        with self.lock:
+            now = self.clock()
+            for key, rate, burst in self.rules(method, path):
+                tokens, stamp = self.buckets.get(key, (float(burst), now))
+                tokens = min(float(burst), tokens + (now - stamp) * rate)
+                wait = max(wait, (1.0 - tokens) / rate if tokens < 1.0 else 0.0)
+                self.buckets[key] = (tokens - 1.0, now)
+        return wait
+
+    def acquire(self, method, path):
+        wait = self.reserve(method, path)
+        if wait > 0:
+            self.sleep(wait)
+
+
+def no_limits(method, path):
+    return []
+
+
 class RetryingClient:
-    """One client per module run; it keeps a pooled HTTP session."""
+    """One client per module run; it keeps a pooled HTTP session.
+
+    Writes: a write whose answer is lost (a timeout, a 5xx, a dropped connection) may
+    have taken effect. Before such a write is sent again, ``before_retry`` looks at the
+    state; when it answers something, the write is taken as done and nothing is re-sent.
+    A 429 is an answer that the request was not processed, so it is simply sent again.
+    ``state_changes`` counts the writes that did, or may have, changed something, so a
+    failed task can still say ``changed`` truthfully.
+    """
 
     error_class = APIError
     request_id_header = None
 
-    def __init__(self, api_url, headers, timeout=30.0, max_retries=6, max_retry_seconds=120.0, sleep=time.sleep):
+    def __init__(self, api_url, headers, timeout=30.0, max_retries=6, max_retry_seconds=120.0, sleep=time.sleep,
+                 clock=time.monotonic, limits=no_limits):
         if not HAS_REQUESTS:
             raise RuntimeError("the Python library 'requests' is required: %s" % REQUESTS_IMPORT_ERROR)
         self.api_url = api_url.rstrip("/")
@@ -93,7 +141,15 @@ class RetryingClient:
         self.max_retry_seconds = max_retry_seconds
         self.last_request_id = None
         self._sleep = sleep
+        self._clock = clock
+        self.limiter = RateLimiter(limits, clock=clock, sleep=sleep)
+        self.state_changes = 0
+        self._count_lock = threading.Lock()
         self.session = requests.Session()
+        # Room for a rollout's worker threads to keep their connections.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update(headers)
 
     def retry_floor(self, method, path, response):
@@ -101,18 +157,23 @@ class RetryingClient:
         return retry_after_seconds(response)
 
     def request(self, method, path, params=None, json=None, headers=None, ok=(200, 201, 202, 204),
-                retry_statuses=RETRYABLE_STATUSES, before_retry=None, timeout=None):
-        """Send one request, retrying transient failures.
+                retry_statuses=RETRYABLE_STATUSES, before_retry=None, timeout=None, changes_state=None):
+        """Send one request, retrying transient failures; answers the decoded body.
 
-        ``before_retry`` is called before every retry of a request that may have
-        taken effect; if it returns something other than None, that is taken as
-        the answer (the earlier attempt did succeed) and nothing is re-sent.
+        ``before_retry`` is called before a write is sent again after an answer that was
+        lost; if it returns something other than None, that is taken as the answer (the
+        earlier attempt did succeed) and nothing is re-sent. ``changes_state`` (default:
+        any method but GET) says whether the request counts in ``state_changes``.
         """
+        if changes_state is None:
+            changes_state = method != "GET"
         url = self.api_url + path
-        started = time.monotonic()
+        started = self._clock()
         attempt = 0
+        maybe_applied = False
         while True:
             response = None
+            self.limiter.acquire(method, path)
             try:
                 response = self.session.request(
                     method, url, params=params, json=json, headers=headers,
@@ -120,24 +181,39 @@ class RetryingClient:
             except requests.RequestException as exc:
                 error = self.error_class("connection failed: %s" % exc, method=method, path=path)
                 retryable = True
+                # Only a connection never made is sure not to have reached the server.
+                maybe_applied = maybe_applied or not isinstance(exc, requests.ConnectTimeout)
             else:
                 if self.request_id_header:
                     self.last_request_id = response.headers.get(self.request_id_header)
                 if response.status_code in ok:
+                    self._count(changes_state)
                     return self._decode(response)
                 error = self._error(method, path, response)
                 retryable = response.status_code in retry_statuses
+                maybe_applied = maybe_applied or (retryable and response.status_code != 429)
 
-            elapsed = time.monotonic() - started
+            elapsed = self._clock() - started
             if not retryable or attempt >= self.max_retries or elapsed >= self.max_retry_seconds:
+                self._count(changes_state and maybe_applied)
                 raise error
             delay = backoff_delay(attempt, retry_after=self.retry_floor(method, path, response))
             self._sleep(min(delay, max(0.0, self.max_retry_seconds - elapsed)))
             attempt += 1
-            if before_retry is not None:
-                found = before_retry()
+            if before_retry is not None and maybe_applied:
+                try:
+                    found = before_retry()
+                except Exception:
+                    self._count(changes_state)  # the write may have been applied; nobody could tell
+                    raise
                 if found is not None:
+                    self._count(changes_state)
                     return found
+
+    def _count(self, changed):
+        if changed:
+            with self._count_lock:
+                self.state_changes += 1
 
     @staticmethod
     def _decode(response):

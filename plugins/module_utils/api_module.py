@@ -6,8 +6,14 @@
 A provider base (``fly.FlyModule``, ``lambda_cloud.LambdaModule``) builds its
 client; a module subclasses it, names the key its result is returned under
 (``resource_key``) and implements its verbs (``present``, ``absent``, ...).
-This class owns ``changed``, the before/after diff, warnings and the
-translation of API errors into ``fail_json``.
+Verbs *return* the resource; they end a task early only by raising
+(``self.fail(...)``, or an API error through ``self.call``). ``run()`` picks
+the verb for ``state`` and exits exactly once, on success and on failure, with
+``changed``, the diff, warnings and any extra result keys (``self.extra``).
+
+``changed`` tells the truth on failure too: besides what the module marked, a
+write the client sent that did (or, its answer lost, may have) take effect
+counts.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from ansible_collections.sophia.ops.plugins.module_utils.api_client import (
     REQUESTS_IMPORT_ERROR,
     APIError,
 )
+from ansible_collections.sophia.ops.plugins.module_utils.waiter import WaitFailed, WaitTimeout
 
 
 def http_argument_spec():
@@ -31,12 +38,21 @@ def http_argument_spec():
     )
 
 
+class ModuleFailure(Exception):
+    """Ends the task as failed; ``result`` keys go into the task result beside ``msg``."""
+
+    def __init__(self, msg, **result):
+        super().__init__(msg)
+        self.msg = msg
+        self.result = result
+
+
 class ApiModule:
     resource_key = "resource"
 
     def __init__(self, module, resource_key=None):
         self.module = module
-        if resource_key:  # info modules use a provider base as it is
+        if resource_key:
             self.resource_key = resource_key
         if not HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
@@ -44,6 +60,8 @@ class ApiModule:
         self.changed = False
         self.diff = {"before": {}, "after": {}}
         self.warnings = []
+        # Result keys beside the resource (a rollout's summary, a key's path, ...), on failure too.
+        self.extra = {}
 
     def build_client(self, params):
         raise NotImplementedError
@@ -52,26 +70,56 @@ class ApiModule:
     def check_mode(self):
         return self.module.check_mode
 
+    @property
+    def params(self):
+        return self.module.params
+
+    # ----------------------------------------------------------- for verbs
     def set_diff(self, before, after):
         """Record what the resource looked like before and what it will look like after."""
         self.diff = {"before": copy.deepcopy(before or {}), "after": copy.deepcopy(after or {})}
 
-    def fail_api(self, exc, action):
-        """Fail the task with everything an operator needs to chase an API error."""
-        self.module.fail_json(msg="%s failed: %s" % (action, exc), api_error=exc.to_dict())
+    def fail(self, msg, **result):
+        raise ModuleFailure(msg, **result)
 
     def call(self, action, func, *args, **kwargs):
-        """Run one client call; an API error ends the task with a clear message."""
+        """Run one client call; an API error ends the task naming ``action``."""
         try:
             return func(*args, **kwargs)
         except APIError as exc:
-            self.fail_api(exc, action)
+            raise ModuleFailure("%s failed: %s" % (action, exc), api_error=exc.to_dict()) from None
 
-    def exit(self, resource, **extra):
-        result = dict(changed=self.changed, **extra)
-        result[self.resource_key] = resource
+    # ------------------------------------------------------------ the run
+    def dispatch(self):
+        """The verb for ``state``: a method of that name. Modules without ``state`` override this."""
+        return getattr(self, self.params["state"])()
+
+    def run(self):
+        """Run the verb and exit once, with the one result shape, whatever happened."""
+        try:
+            resource = self.dispatch()
+        except ModuleFailure as exc:
+            self.finish(failed=exc.msg, extra=exc.result)
+        except APIError as exc:
+            self.finish(failed=str(exc), extra={"api_error": exc.to_dict()})
+        except (WaitTimeout, WaitFailed) as exc:
+            self.finish(failed=str(exc))
+        self.finish(resource=resource)
+
+    def finish(self, resource=None, failed=None, extra=None):
+        result = dict(self.extra, **(extra or {}))
+        # A verb marks `changed` before it writes; on failure only the writes that did (or, their answer
+        # lost, may have) taken effect count.
+        if failed is not None and not self.check_mode:
+            result["changed"] = bool(self.client.state_changes)
+        else:
+            result["changed"] = bool(self.changed or self.client.state_changes)
+        if failed is None:
+            result[self.resource_key] = resource
         if self.module._diff:
             result["diff"] = self.diff
         for warning in self.warnings:
             self.module.warn(warning)
+        if failed is not None:
+            self.module.fail_json(msg=failed, **result)
         self.module.exit_json(**result)

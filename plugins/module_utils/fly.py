@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule, http_argument_spec
-from ansible_collections.sophia.ops.plugins.module_utils.fly_api import DEFAULT_API_URL, FlyClient
+from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule, ModuleFailure, http_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import DEFAULT_API_URL, FlyAPIError, FlyClient
 
 
 def fly_argument_spec():
@@ -30,3 +30,18 @@ class FlyModule(ApiModule):
     def build_client(self, params):
         return FlyClient(api_token=params["api_token"], api_url=params["api_url"],
                          timeout=params["request_timeout"], max_retries=params["max_retries"])
+
+    def app_listing(self, action, func, app, *args, **kwargs):
+        """A listing of something in ``app`` (machines, volumes, secrets, IPs). An app that does not
+        exist has none: in check mode that is the prediction (the app is made by an earlier task
+        of the same run); otherwise the task fails saying so."""
+        try:
+            return func(app, *args, **kwargs)
+        except FlyAPIError as exc:
+            if exc.status != 404:
+                raise ModuleFailure("%s failed: %s" % (action, exc), api_error=exc.to_dict()) from None
+            if self.check_mode:
+                self.warnings.append("app %s does not exist yet; predicting as if it had nothing" % app)
+                return []
+            raise ModuleFailure("app %s does not exist; create it first (sophia.ops.fly_app)" % app,
+                                api_error=exc.to_dict()) from None

@@ -5,12 +5,13 @@
 
 The API stores a config with the platform's defaults filled in and with keys
 it adds on its own. A config is "the same" when everything the user asked for
-is there, where:
+is there; only what the caller set is compared, so a field the platform fills
+in (or, on the real API, leaves empty) never makes a run a change:
 
 - top-level keys the user did not give are the platform's business and ignored;
 - inside structured objects (``guest``, a service, a check, a mount, ...) keys
-  only the server has are ignored too, and ``guest`` gets the documented
-  defaults before comparing;
+  the user did not give are ignored too (a ``guest`` of ``{cpus: 2}`` says
+  nothing about ``cpu_kind`` or ``memory_mb``);
 - maps of user data (``env``, ``metadata``, the names of ``checks``, ...) must
   have exactly the wanted keys, so that a removed variable is noticed;
 - ``None``, ``{}`` and ``[]`` all mean "nothing".
@@ -27,23 +28,12 @@ from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_M
 # Maps whose keys are the user's data: an extra key on the server is a difference.
 EXACT_KEY_MAPS = frozenset(("env", "metadata", "checks", "processes_env"))
 
-# What the platform fills into `guest` when it is left out (docs: Machine config).
-GUEST_DEFAULTS = {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}
-
 # Metadata keys the module owns; they are never compared or shown.
 PRIVATE_METADATA = frozenset((CREATE_MARKER_KEY,))
 
 
 def is_empty(value):
     return value is None or value == {} or value == []
-
-
-def with_defaults(config):
-    """The wanted config with the defaults the platform would add to it."""
-    config = copy.deepcopy(config or {})
-    if "guest" in config and isinstance(config["guest"], dict):
-        config["guest"] = dict(GUEST_DEFAULTS, **config["guest"])
-    return config
 
 
 def _scalar_equal(wanted, actual):
@@ -77,7 +67,6 @@ def _matches(wanted, actual, key=None):
 
 def config_matches(wanted, actual):
     """True when the machine's ``actual`` config already is what ``wanted`` asks for."""
-    wanted = with_defaults(wanted)
     actual = actual or {}
     return all(_matches(value, actual.get(name), name) for name, value in wanted.items())
 
@@ -86,7 +75,7 @@ def comparable(actual, wanted):
     """The part of ``actual`` that ``wanted`` speaks about, for a readable diff."""
     actual = actual or {}
     shown = {}
-    for name in with_defaults(wanted):
+    for name in wanted or {}:
         value = copy.deepcopy(actual.get(name))
         if name == "metadata" and isinstance(value, dict):
             value = dict((k, v) for k, v in value.items() if k not in PRIVATE_METADATA)

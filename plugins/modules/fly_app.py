@@ -64,7 +64,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 fly_app:
-  description: The app as the Machines API describes it; empty when it does not exist.
+  description:
+    - The app as the Machines API describes it; empty when it does not exist.
+    - Right after a create, only its name, organization and network (the create answers no more, and the
+      module does not spend a request reading it back).
   returned: always
   type: dict
   contains:
@@ -108,37 +111,36 @@ class FlyApp(FlyModule):
 
     def __init__(self, module):
         super().__init__(module)
-        self.name = module.params["name"]
-        self.app = self.call("Looking up app %s" % self.name, self.client.get_app, self.name)
+        self.name = self.params["name"]
 
     def present(self):
-        params = self.module.params
-        wanted = {"name": self.name, "org_slug": params["org_slug"], "network": params["network"]}
-        if self.app:
-            org = (self.app.get("organization") or {}).get("slug")
+        params = self.params
+        app = self.call("Looking up app %s" % self.name, self.client.get_app, self.name)
+        if app:
+            org = (app.get("organization") or {}).get("slug")
             if org and org != params["org_slug"]:
-                self.module.fail_json(msg="app %s already exists in organization %s, not %s"
-                                          % (self.name, org, params["org_slug"]))
-            if params["network"] and self.app.get("network") not in (None, params["network"]):
+                self.fail("app %s already exists in organization %s, not %s" % (self.name, org, params["org_slug"]))
+            if params["network"] and app.get("network") not in (None, params["network"]):
                 self.warnings.append("the network of an existing app cannot change; app %s stays on %s"
-                                     % (self.name, self.app.get("network")))
-            self.exit(self.app)
+                                     % (self.name, app.get("network")))
+            return app
+        wanted = {"name": self.name, "org_slug": params["org_slug"], "network": params["network"]}
         self.changed = True
         self.set_diff({}, wanted)
-        if not self.check_mode:
-            self.app = self.call("Creating app %s" % self.name, self.client.create_app,
-                                 self.name, params["org_slug"], params["network"])
-        self.exit(self.app or wanted)
+        if self.check_mode:
+            return wanted
+        return self.call("Creating app %s" % self.name, self.client.create_app,
+                         self.name, params["org_slug"], params["network"])
 
     def absent(self):
-        if not self.app:
-            self.exit({})
+        app = self.call("Looking up app %s" % self.name, self.client.get_app, self.name)
+        if not app:
+            return {}
         self.changed = True
-        self.set_diff(app_summary(self.app), {})
+        self.set_diff(app_summary(app), {})
         if not self.check_mode:
-            self.call("Deleting app %s" % self.name, self.client.delete_app, self.name,
-                      force=self.module.params["force"])
-        self.exit({})
+            self.call("Deleting app %s" % self.name, self.client.delete_app, self.name, force=self.params["force"])
+        return {}
 
 
 def main():
@@ -151,10 +153,7 @@ def main():
         force=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    app = FlyApp(module)
-    if module.params["state"] == "present":
-        app.present()
-    app.absent()
+    FlyApp(module).run()
 
 
 if __name__ == "__main__":

@@ -52,6 +52,17 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
 
 
+class FlyAppInfo(FlyModule):
+    resource_key = "apps"
+
+    def dispatch(self):
+        name = self.params["name"]
+        if name:
+            app = self.call("Looking up app %s" % name, self.client.get_app, name)
+            return [app] if app else []
+        return self.call("Listing apps", self.client.list_apps, self.params["org_slug"])
+
+
 def main():
     argument_spec = fly_argument_spec()
     argument_spec.update(
@@ -59,12 +70,7 @@ def main():
         org_slug=dict(type="str", default="personal"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    info = FlyModule(module, resource_key="apps")
-    name = module.params["name"]
-    if name:
-        app = info.call("Looking up app %s" % name, info.client.get_app, name)
-        info.exit([app] if app else [])
-    info.exit(info.call("Listing apps", info.client.list_apps, module.params["org_slug"]))
+    FlyAppInfo(module).run()
 
 
 if __name__ == "__main__":

@@ -98,38 +98,41 @@ class FlyCertificate(FlyModule):
 
     def __init__(self, module):
         super().__init__(module)
-        self.app = module.params["app"]
-        self.hostname = module.params["hostname"]
-        self.certificate = self.call("Looking up the certificate of %s" % self.hostname,
-                                     self.client.get_certificate, self.app, self.hostname)
+        self.app = self.params["app"]
+        self.hostname = self.params["hostname"]
+
+    def look_up(self):
+        return self.call("Looking up the certificate of %s" % self.hostname, self.client.get_certificate,
+                         self.app, self.hostname)
 
     def present(self):
-        if not self.certificate:
+        certificate = self.look_up()
+        if not certificate:
             self.changed = True
             self.set_diff({}, {"hostname": self.hostname})
             if self.check_mode:
-                self.exit({"hostname": self.hostname})
-            self.certificate = self.call("Requesting a certificate for %s" % self.hostname,
-                                         self.client.request_acme_certificate, self.app, self.hostname)
-        if self.module.params["wait"] and not self.check_mode:
-            self.certificate = self.call("Waiting for the certificate of %s" % self.hostname,
-                                         self.client.wait_certificate, self.app, self.hostname, self.certificate,
-                                         status=ACTIVE, timeout=self.module.params["wait_timeout"])
-            if self.certificate.get("status") != ACTIVE:
-                self.module.fail_json(msg="certificate of %s is still %s after %ss; set the DNS records in "
-                                          "dns_requirements" % (self.hostname, self.certificate.get("status"),
-                                                                self.module.params["wait_timeout"]),
-                                      fly_certificate=self.certificate)
-        self.exit(self.certificate)
+                return {"hostname": self.hostname}
+            certificate = self.call("Requesting a certificate for %s" % self.hostname,
+                                    self.client.request_acme_certificate, self.app, self.hostname)
+        if not self.params["wait"] or self.check_mode:
+            return certificate
+        timeout = self.params["wait_timeout"]
+        certificate = self.call("Waiting for the certificate of %s" % self.hostname, self.client.wait_certificate,
+                                self.app, self.hostname, certificate, status=ACTIVE, timeout=timeout)
+        if certificate.get("status") != ACTIVE:
+            self.fail("certificate of %s is still %s after %ss; set the DNS records in dns_requirements"
+                      % (self.hostname, certificate.get("status"), timeout), fly_certificate=certificate)
+        return certificate
 
     def absent(self):
-        if self.certificate:
+        certificate = self.look_up()
+        if certificate:
             self.changed = True
-            self.set_diff({"hostname": self.hostname, "status": self.certificate.get("status")}, {})
+            self.set_diff({"hostname": self.hostname, "status": certificate.get("status")}, {})
             if not self.check_mode:
                 self.call("Removing the certificate of %s" % self.hostname, self.client.delete_certificate,
                           self.app, self.hostname)
-        self.exit({})
+        return {}
 
 
 def main():
@@ -142,10 +145,7 @@ def main():
         wait_timeout=dict(type="int", default=600),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    certificate = FlyCertificate(module)
-    if module.params["state"] == "present":
-        certificate.present()
-    certificate.absent()
+    FlyCertificate(module).run()
 
 
 if __name__ == "__main__":

@@ -99,45 +99,48 @@ class FlyIP(FlyModule):
 
     def __init__(self, module):
         super().__init__(module)
-        self.app = module.params["app"]
-        listed = self.call("Listing IP addresses of %s" % self.app, self.client.list_ips, self.app)
-        self.assignments = [dict(a, type=ip_type(a)) for a in listed]
+        self.app = self.params["app"]
 
-    def matching(self):
-        params = self.module.params
+    def assignments(self):
+        listed = self.app_listing("Listing IP addresses of %s" % self.app, self.client.list_ips, self.app)
+        return [dict(a, type=ip_type(a)) for a in listed]
+
+    def matching(self, assignments):
+        params = self.params
         if params["address"]:
-            return [a for a in self.assignments if a["ip"] == params["address"]]
-        return [a for a in self.assignments if a["type"] == params["type"]
-                and params["region"] in (None, a.get("region"))]
+            return [a for a in assignments if a["ip"] == params["address"]]
+        return [a for a in assignments if a["type"] == params["type"] and params["region"] in (None, a.get("region"))]
 
     def present(self):
-        params = self.module.params
-        found = self.matching()
+        params = self.params
+        assignments = self.assignments()
+        found = self.matching(assignments)
         if found:
-            self.exit({"addresses": found})
+            return {"addresses": found}
         if params["address"]:
-            self.module.fail_json(msg="%s is not an address of app %s; leave address out to have one assigned"
-                                      % (params["address"], self.app))
+            self.fail("%s is not an address of app %s; leave address out to have one assigned"
+                      % (params["address"], self.app))
         body = {"type": params["type"]}
         if params["region"]:
             body["region"] = params["region"]
         self.changed = True
         self.set_diff({"addresses": []}, {"addresses": [body]})
         if self.check_mode:
-            self.exit({"addresses": [body]})
-        assigned = self.call("Assigning a %s address to %s" % (params["type"], self.app),
-                             self.client.assign_ip, self.app, body)
-        self.exit({"addresses": [dict(assigned, type=ip_type(assigned))]})
+            return {"addresses": [body]}
+        # The addresses just listed tell the client, after a lost answer, which one is new.
+        assigned = self.call("Assigning a %s address to %s" % (params["type"], self.app), self.client.assign_ip,
+                             self.app, body, known_ips=[a["ip"] for a in assignments])
+        return {"addresses": [dict(assigned, type=ip_type(assigned))]}
 
     def absent(self):
-        found = self.matching()
+        found = self.matching(self.assignments())
         if found:
             self.changed = True
             self.set_diff({"addresses": [a["ip"] for a in found]}, {"addresses": []})
             if not self.check_mode:
                 for assignment in found:
                     self.call("Releasing %s" % assignment["ip"], self.client.release_ip, self.app, assignment["ip"])
-        self.exit({"addresses": []})
+        return {"addresses": []}
 
 
 def main():
@@ -152,10 +155,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_if=[("state", "present", ("type",))],
                            required_one_of=[("type", "address")])
-    ips = FlyIP(module)
-    if module.params["state"] == "present":
-        ips.present()
-    ips.absent()
+    FlyIP(module).run()
 
 
 if __name__ == "__main__":

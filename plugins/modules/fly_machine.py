@@ -12,15 +12,22 @@ version_added: 0.1.0
 description:
   - With O(name) or O(machine_id), brings one machine to a config and a state (started, stopped, suspended)
     or destroys it.
-  - With O(group), brings a whole process group to O(count) identical machines spread over O(regions), in
-    one task. Machines whose config differs are updated in batches of O(rollout.max_unavailable); each batch
-    must start and pass its health checks before the next one begins. When a batch does not come up, the
-    machines changed by the task go back to the config they had and the task fails; machines not reached yet
-    keep serving untouched.
-  - Configs are compared after the platform's defaults are taken into account, so a second run with the same
-    arguments changes nothing and sends no write.
-  - Every update and state change holds the machine's lease and names its current version, so a concurrent
-    deploy cannot be overwritten unnoticed.
+  - With O(group), brings a whole process group to O(count) healthy, identical machines spread over O(regions),
+    in one task. Health is part of the plan (a machine is healthy when it is started and passes every health
+    check). Members that are down already are handled first; then machines whose config differs are updated
+    in batches of at most O(rollout.max_unavailable), acted on concurrently and waited for together. The
+    number of healthy members never drops below the group's size minus O(rollout.max_unavailable), nor to
+    zero for a group of two or more, on any run, first or repeated.
+  - When machines already on the wanted config do not become healthy, or a batch does not come up, the task
+    stops and says so instead of spreading the config; machines it updated go back to the config they had
+    (O(rollout.rollback)) and machines not reached yet keep serving untouched.
+  - Only what the caller sets is compared (see O(config)), so a second run with the same arguments changes
+    nothing and sends no write.
+  - Every update and state change holds the machine's lease, taken for O(lease_ttl) seconds and refreshed
+    while the work goes on, and names the machine's current version, so a concurrent deploy cannot be
+    overwritten unnoticed. Leases are released on every way out of the task.
+  - Every write is safe to retry after a lost answer; C(changed) and O(ignore:summary) tell what was done on
+    failure too.
 author:
   - Sophia Intel AI platform team (@sophia-intel)
 extends_documentation_fragment:
@@ -31,6 +38,7 @@ attributes:
     support: full
     details:
       - In process-group mode the result carries the plan (what would be created, updated and destroyed).
+      - An app that does not exist yet has no machines; the creates are predicted.
   diff_mode:
     support: full
   idempotent:
@@ -60,7 +68,7 @@ options:
     type: str
   count:
     description:
-      - How many machines the process group runs.
+      - How many machines the process group runs (0 or more).
     type: int
     default: 1
   regions:
@@ -74,8 +82,12 @@ options:
     description:
       - The machine config as the Machines API takes it (C(image), C(guest), C(env), C(services), C(checks),
         C(mounts), C(metadata), C(restart), ...). Required unless O(state=absent).
-      - Top-level keys left out are left to the platform. Inside C(env), C(metadata) and C(checks), the keys
-        given are all the keys there are; an extra one on the machine is a difference.
+      - Only what is given here is compared. Top-level keys left out, and fields left out inside objects such
+        as C(guest), a service or a check, are left as the platform has them. For a new machine the platform
+        fills in C(guest) as C(cpu_kind=shared), C(cpus=1), C(memory_mb=256) (each only when left out),
+        C(restart.policy=always) and C(protocol=tcp) on services; set a field to have it compared.
+      - Inside C(env), C(metadata) and C(checks), the keys given are all the keys there are; an extra one on
+        the machine is a difference.
     type: dict
   volume:
     description:
@@ -93,9 +105,12 @@ options:
         type: str
         required: true
       size_gb:
-        description: Size of volumes made by the module, in GB.
+        description:
+          - Size of every member's volume, in GB. Volumes that are smaller are extended (the machine is
+            restarted, in batches, when the platform says it needs one to see the space); volumes never
+            shrink, so a size below an existing volume's fails before any write.
+          - When not set, existing volumes are left as they are and new ones get 1 GB.
         type: int
-        default: 1
   state:
     description:
       - V(started), V(stopped) or V(suspended) for one machine; V(started) or V(absent) for a process group.
@@ -111,11 +126,14 @@ options:
     suboptions:
       max_unavailable:
         description:
-          - Machines updated at once. Below 1, a fraction of the group (at least one machine).
+          - Machines of the group that may be down at once, those already down included. Below 1, a
+            fraction of the group (at least one machine).
         type: float
         default: 1
       wait_timeout:
-        description: Seconds to wait for a machine to reach a state.
+        description:
+          - Seconds to wait for a machine to reach a state. A machine that fails, or stops on the version
+            waited for, ends the wait at once.
         type: int
         default: 300
       health_timeout:
@@ -128,9 +146,16 @@ options:
         default: true
   lease_ttl:
     description:
-      - Seconds a lease is taken for while a machine is changed.
+      - Seconds a lease lasts unless refreshed. The task refreshes its leases every third of it while it
+        works, so a killed run leaves leases that end within this time.
     type: int
-    default: 120
+    default: 30
+  lease_wait_timeout:
+    description:
+      - Seconds to wait for a lease left by an earlier, interrupted run of this collection to end. A lease
+        held by anyone else is never waited for; the task fails naming its holder.
+    type: int
+    default: 90
 notes:
   - Secrets are not part of the config; machines pick them up from the app (see M(sophia.ops.fly_secret)).
 seealso:
@@ -219,32 +244,36 @@ machines:
   sample: [{"id": "1857156b526dd8", "region": "iad", "state": "started", "config": {"image": "..."}}]
 summary:
   description:
-    - What the task did to the process group (C(created), C(updated), C(destroyed), C(rolled_back),
-      C(unchanged) machine IDs); in check mode, what it would do (C(create) regions, C(update), C(destroy)).
-  returned: when O(group) is set
+    - What the task did to the process group, in the same shape whether it changed anything, failed or ran
+      in check mode (then what it would do; machines still to be made are named C(new-1), C(new-2), ...).
+    - C(created), C(updated), C(started), C(restarted), C(destroyed), C(rolled_back), C(unchanged) list
+      machine IDs; C(grown_volumes) volume IDs; C(unhealthy) the members found on the wanted config but not
+      healthy, which are waited for first; C(progress) one line per step (each batch, creates, volumes).
+  returned: when O(group) is set, on failure too
   type: dict
-  sample: {"created": ["3d8d413b29d089"], "updated": [], "destroyed": [], "rolled_back": [], "unchanged": []}
+  sample: {"created": ["3d8d413b29d089"], "updated": [], "started": [], "restarted": [], "destroyed": [],
+           "rolled_back": [], "unchanged": [], "grown_volumes": [], "unhealthy": [],
+           "progress": ["created 1 machine(s), healthy after 3.1s"]}
 """
-
-import math
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
-from ansible_collections.sophia.ops.plugins.module_utils.fly_api import FlyAPIError
-from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import (
-    comparable,
-    config_matches,
-    with_defaults,
-)
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import GONE
+from ansible_collections.sophia.ops.plugins.module_utils.fly_lease import Leases
+from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import comparable, config_matches
 from ansible_collections.sophia.ops.plugins.module_utils.fly_rollout import (
-    GONE,
+    GROUP_KEY,
     NOT_RUNNING,
     GroupPlan,
     GroupRollout,
     MachineOps,
+    PlanError,
     RolloutError,
+    is_healthy,
 )
+
+STATE_REACHED_BY = {"start": "started", "stop": "stopped", "suspend": "suspended"}
 
 
 def machine_view(machine):
@@ -262,157 +291,168 @@ def group_diff(plan, image):
     return {"machines": before}, {"machines": after}
 
 
+def state_actions(state, wanted, updated=False):
+    """Actions that take a machine from ``state`` to ``wanted``. An update launches the new
+    version unless the machine should be stopped, so the actions start from there."""
+    if updated:
+        state = "stopped" if wanted == "stopped" else "started"
+    running = state not in NOT_RUNNING
+    if wanted == "started":
+        return [] if running else ["start"]
+    if wanted == "stopped":
+        return ["stop"] if running else []
+    if state == "suspended":
+        return []
+    return ["suspend"] if running else ["start", "suspend"]
+
+
 class FlyMachine(FlyModule):
     resource_key = "fly_machine"
 
     def __init__(self, module):
         super().__init__(module)
-        params = module.params
-        self.app = params["app"]
-        self.rollout = params["rollout"]
-        self.ops = MachineOps(self.client, self.app, wait_timeout=self.rollout["wait_timeout"],
-                              health_timeout=self.rollout["health_timeout"], lease_ttl=params["lease_ttl"])
+        self.app = self.params["app"]
+        self.rollout = self.params["rollout"]
 
-    def run(self, action, func, *args):
-        """Carry out a change; a failure ends the task with the machine involved."""
-        try:
-            return func(*args)
-        except RolloutError as exc:
-            self.module.fail_json(msg="%s failed: %s" % (action, exc), machine_id=exc.machine_id)
-        except FlyAPIError as exc:
-            self.fail_api(exc, action)
+    def dispatch(self):
+        with Leases(self.client, self.app, ttl=self.params["lease_ttl"],
+                    wait_timeout=self.params["lease_wait_timeout"]) as leases:
+            self.ops = MachineOps(self.client, self.app, leases, wait_timeout=self.rollout["wait_timeout"],
+                                  health_timeout=self.rollout["health_timeout"], group=self.params["group"])
+            try:
+                if self.params["group"]:
+                    return self.converge_group()
+                return self.converge_one()
+            except RolloutError as exc:
+                self.fail(str(exc), machine_ids=exc.machine_ids)
+            except PlanError as exc:
+                self.fail(str(exc))
+            finally:
+                self.warnings.extend(leases.problems)
 
     # ------------------------------------------------------------ one machine
     def find(self):
-        params = self.module.params
-        if params["machine_id"]:
-            machine = self.call("Looking up machine %s" % params["machine_id"], self.client.get_machine,
-                                self.app, params["machine_id"])
+        if self.params["machine_id"]:
+            machine = self.call("Looking up machine %s" % self.params["machine_id"], self.client.get_machine,
+                                self.app, self.params["machine_id"])
             return machine if machine and machine.get("state") not in GONE else None
-        machines = self.call("Listing machines of %s" % self.app, self.client.list_machines, self.app)
-        named = [m for m in machines if m.get("name") == params["name"] and m.get("state") not in GONE]
+        machines = self.app_listing("Listing machines of %s" % self.app, self.client.list_machines, self.app)
+        named = [m for m in machines if m.get("name") == self.params["name"] and m.get("state") not in GONE]
         return named[0] if named else None
 
     def converge_one(self):
-        params = self.module.params
         machine = self.find()
-        wanted = params["state"]
+        wanted = self.params["state"]
+        config = self.params["config"]
         if wanted == "absent":
-            self.destroy_one(machine)
-        config = params["config"]
+            return self.destroy_one(machine)
         if machine is None:
-            self.create_one(config, wanted)
-        if params["region"] and params["region"] != machine.get("region"):
+            return self.create_one(config, wanted)
+        if self.params["region"] and self.params["region"] != machine.get("region"):
             self.warnings.append("machine %s is in %s; a machine cannot move to %s"
-                                 % (machine["id"], machine.get("region"), params["region"]))
+                                 % (machine["id"], machine.get("region"), self.params["region"]))
         update = not config_matches(config, machine.get("config"))
-        actions = self.state_actions(machine.get("state"), wanted, updated=update)
+        actions = state_actions(machine.get("state"), wanted, updated=update)
         if not update and not actions:
-            self.exit(machine)
+            if wanted == "started" and not is_healthy(machine):
+                return self.settle_one(machine)
+            return machine
         self.changed = True
         self.set_diff({"state": machine.get("state"), "config": comparable(machine.get("config"), config)},
-                      {"state": wanted, "config": with_defaults(config)})
+                      {"state": wanted, "config": config})
         if self.check_mode:
-            self.exit(machine)
+            return machine
+        action = "Machine %s" % machine["id"]
         if update:
-            machine = self.run("Updating machine %s" % machine["id"], self.ops.update, machine, config,
-                               wanted != "stopped")
+            machine = self.call("Updating machine %s" % machine["id"], self.ops.update, machine, config,
+                                wanted != "stopped")
             if wanted == "stopped":
-                self.run("Waiting for machine %s" % machine["id"], self.ops.wait_state, machine, "stopped")
+                self.call(action, self.ops.wait_state, machine, "stopped")
             else:
-                machine = self.run("Waiting for machine %s" % machine["id"], self.ops.wait_healthy, machine)
-        for action in actions:
-            machine = self.run("Machine %s: %s" % (machine["id"], action), self.act, machine, action)
+                self.call(action, self.ops.wait_healthy, [machine])
+        for step in actions:
+            self.call("%s: %s" % (action, step), self.ops.act, machine, step)
+            self.call(action, self.ops.wait_state, machine, STATE_REACHED_BY[step])
         if wanted == "started" and actions:
-            self.run("Waiting for machine %s" % machine["id"], self.ops.wait_healthy, machine)
-        self.exit(self.call("Reading machine %s" % machine["id"], self.client.get_machine, self.app, machine["id"]))
+            self.call(action, self.ops.wait_healthy, [machine])
+        return self.call("Reading machine %s" % machine["id"], self.client.get_machine, self.app, machine["id"])
 
-    @staticmethod
-    def state_actions(state, wanted, updated=False):
-        """Actions that take a machine from ``state`` to ``wanted``. An update launches the new
-        version unless the machine should be stopped, so the actions start from there."""
-        if updated:
-            state = "stopped" if wanted == "stopped" else "started"
-        running = state not in NOT_RUNNING
-        if wanted == "started":
-            return [] if running else ["start"]
-        if wanted == "stopped":
-            return ["stop"] if running else []
-        if state == "suspended":
-            return []
-        return (["suspend"] if running else ["start", "suspend"])
-
-    def act(self, machine, action):
-        """start/stop/suspend the machine and wait until it is there."""
-        self.ops.act(machine, action)
-        self.ops.wait_state(machine, {"start": "started", "stop": "stopped", "suspend": "suspended"}[action])
-        return self.client.get_machine(self.app, machine["id"])
+    def settle_one(self, machine):
+        """Started on the wanted config but not healthy: nothing to write; say whether it comes up."""
+        if self.check_mode:
+            self.warnings.append("machine %s is not healthy" % machine["id"])
+            return machine
+        try:
+            return self.call("Machine %s" % machine["id"], self.ops.wait_healthy, [machine])[0]
+        except RolloutError as exc:
+            raise RolloutError("machine %s runs the wanted config and is not healthy: %s" % (machine["id"], exc),
+                               [machine["id"]]) from None
 
     def create_one(self, config, wanted):
-        params = self.module.params
-        if not params["name"]:
-            self.module.fail_json(msg="machine %s does not exist; name a machine to create it" % params["machine_id"])
-        body = {"name": params["name"], "config": config, "skip_launch": wanted == "stopped"}
-        if params["region"]:
-            body["region"] = params["region"]
+        if not self.params["name"]:
+            self.fail("machine %s does not exist; name a machine to create it" % self.params["machine_id"])
+        body = {"name": self.params["name"], "config": config, "skip_launch": wanted == "stopped"}
+        if self.params["region"]:
+            body["region"] = self.params["region"]
         self.changed = True
-        self.set_diff({}, {"state": wanted, "config": with_defaults(config)})
+        self.set_diff({}, {"state": wanted, "config": config})
         if self.check_mode:
-            self.exit(dict(body, state=wanted))
-        machine = self.run("Creating machine %s" % params["name"], self.ops.create, body)
+            return dict(body, state=wanted)
+        machine = self.call("Creating machine %s" % self.params["name"], self.ops.create, body)
         if wanted != "stopped":
-            self.run("Waiting for machine %s" % machine["id"], self.ops.wait_healthy, machine)
+            self.call("Machine %s" % machine["id"], self.ops.wait_healthy, [machine])
         if wanted == "suspended":
-            machine = self.run("Suspending machine %s" % machine["id"], self.act, machine, "suspend")
-        self.exit(self.call("Reading machine %s" % machine["id"], self.client.get_machine, self.app, machine["id"]))
+            self.call("Suspending machine %s" % machine["id"], self.ops.act, machine, "suspend")
+            self.call("Machine %s" % machine["id"], self.ops.wait_state, machine, "suspended")
+        return self.call("Reading machine %s" % machine["id"], self.client.get_machine, self.app, machine["id"])
 
     def destroy_one(self, machine):
         if machine is None:
-            self.exit({})
+            return {}
         self.changed = True
         self.set_diff({"state": machine.get("state"), "id": machine["id"]}, {})
         if not self.check_mode:
-            self.run("Destroying machine %s" % machine["id"], self.ops.destroy, machine)
-        self.exit({})
+            self.call("Destroying machine %s" % machine["id"], self.ops.destroy, machine)
+        return {}
 
     # ---------------------------------------------------------- process group
     def converge_group(self):
-        params = self.module.params
-        count = 0 if params["state"] == "absent" else params["count"]
-        if count and not params["config"]:
-            self.module.fail_json(msg="config is required to run a process group")
-        if params["config"] and "mounts" in params["config"]:
-            self.module.fail_json(msg="in process-group mode, give per-machine volumes with the volume option")
-        machines = self.call("Listing machines of %s" % self.app, self.client.list_machines, self.app,
-                             metadata={"fly_process_group": params["group"]})
-        plan = GroupPlan(machines, params["group"], count, params["regions"], params["config"] or {},
-                         volume=params["volume"])
-        if not plan.changes:
-            self.exit_group(machines, plan.summary())
-        self.changed = True
-        self.set_diff(*group_diff(plan, (params["config"] or {}).get("image")))
-        if self.check_mode:
-            self.exit_group(machines, plan.summary())
-        size = len(plan.keep) or count
-        batch = self.rollout["max_unavailable"]
-        batch = int(batch) if batch >= 1 else max(1, int(math.floor(batch * size)))
-        rollout = GroupRollout(self.ops, plan, max_unavailable=batch, rollback=self.rollout["rollback"])
-        try:
-            summary = rollout.run()
-        except RolloutError as exc:
-            self.module.fail_json(msg="rollout of group %s failed: %s%s" % (
-                params["group"], exc, "; rolled back: %s" % ", ".join(rollout.done["rolled_back"])
-                if rollout.done["rolled_back"] else ""), summary=rollout.done, machine_id=exc.machine_id)
-        except FlyAPIError as exc:
-            self.fail_api(exc, "Rollout of group %s" % params["group"])
-        machines = self.call("Listing machines of %s" % self.app, self.client.list_machines, self.app,
-                             metadata={"fly_process_group": params["group"]})
-        self.exit_group(machines, summary)
-
-    def exit_group(self, machines, summary):
         self.resource_key = "machines"
-        live = [m for m in machines if m.get("state") not in GONE]
-        self.exit(live, summary=summary)
+        count = 0 if self.params["state"] == "absent" else self.params["count"]
+        config = self.params["config"] or {}
+        if count and not config:
+            self.fail("config is required to run a process group")
+        if "mounts" in config:
+            self.fail("in process-group mode, give per-machine volumes with the volume option, not config.mounts")
+        listing = "Listing machines of %s" % self.app
+        machines = self.app_listing(listing, self.client.list_machines, self.app,
+                                    metadata={GROUP_KEY: self.params["group"]})
+        volumes = []
+        if self.params["volume"]:  # listed once: for the sizes, and for the pool new machines draw from
+            volumes = self.app_listing("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
+        plan = GroupPlan(machines, self.params["group"], count, self.params["regions"], config,
+                         volume=self.params["volume"], volumes=volumes)
+        self.extra["summary"] = plan.summary()
+        if plan.changes:
+            self.set_diff(*group_diff(plan, config.get("image")))
+        if self.check_mode or not (plan.changes or plan.unhealthy):
+            self.changed = plan.changes
+            return self.live(machines)
+        rollout = GroupRollout(self.ops, plan, max_unavailable=self.rollout["max_unavailable"],
+                               rollback=self.rollout["rollback"])
+        self.extra["summary"] = rollout.summary
+        # On failure, `changed` comes from the writes actually sent (the client counts them).
+        self.call("Rollout of group %s" % self.params["group"], rollout.run)
+        self.changed = plan.changes
+        # The listing of the last health wait is the group as it is now, unless machines went since.
+        if self.ops.listing is None:
+            self.ops.listing = self.call(listing, self.client.list_machines, self.app,
+                                         metadata={GROUP_KEY: self.params["group"]})
+        return self.live(self.ops.listing)
+
+    @staticmethod
+    def live(machines):
+        return [m for m in machines if m.get("state") not in GONE]
 
 
 def main():
@@ -429,7 +469,7 @@ def main():
         volume=dict(type="dict", options=dict(
             name=dict(type="str", required=True),
             path=dict(type="str", required=True),
-            size_gb=dict(type="int", default=1),
+            size_gb=dict(type="int"),
         )),
         state=dict(type="str", choices=["started", "stopped", "suspended", "absent"], default="started"),
         rollout=dict(type="dict", default={}, options=dict(
@@ -438,7 +478,8 @@ def main():
             health_timeout=dict(type="int", default=120),
             rollback=dict(type="bool", default=True),
         )),
-        lease_ttl=dict(type="int", default=120),
+        lease_ttl=dict(type="int", default=30),
+        lease_wait_timeout=dict(type="int", default=90),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -448,12 +489,16 @@ def main():
         required_if=[("state", "started", ("config",)), ("state", "stopped", ("config",)),
                      ("state", "suspended", ("config",))],
     )
-    if module.params["group"] and module.params["state"] in ("stopped", "suspended"):
-        module.fail_json(msg="a process group is either started or absent")
-    machine = FlyMachine(module)
-    if module.params["group"]:
-        machine.converge_group()
-    machine.converge_one()
+    params = module.params
+    if params["group"] and params["state"] in ("stopped", "suspended"):
+        module.fail_json(msg="state: a process group is either started or absent, not %s" % params["state"])
+    if params["count"] < 0:
+        module.fail_json(msg="count must be 0 or more, not %d" % params["count"])
+    if params["rollout"]["max_unavailable"] <= 0:
+        module.fail_json(msg="rollout.max_unavailable must be above 0, not %s" % params["rollout"]["max_unavailable"])
+    if params["volume"] and params["volume"]["size_gb"] is not None and params["volume"]["size_gb"] < 1:
+        module.fail_json(msg="volume.size_gb must be 1 or more, not %d" % params["volume"]["size_gb"])
+    FlyMachine(module).run()
 
 
 if __name__ == "__main__":

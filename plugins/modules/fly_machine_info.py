@@ -82,6 +82,23 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
 
 
+class FlyMachineInfo(FlyModule):
+    resource_key = "machines"
+
+    def dispatch(self):
+        params = self.params
+        if params["machine_id"]:
+            machine = self.call("Looking up machine %s" % params["machine_id"], self.client.get_machine,
+                                params["app"], params["machine_id"])
+            return [machine] if machine else []
+        metadata = dict(params["metadata"])
+        if params["group"]:
+            metadata["fly_process_group"] = params["group"]
+        machines = self.call("Listing machines of %s" % params["app"], self.client.list_machines, params["app"],
+                             region=params["region"], include_deleted=params["include_destroyed"], metadata=metadata)
+        return [m for m in machines if params["name"] in (None, m.get("name"))]
+
+
 def main():
     argument_spec = fly_argument_spec()
     argument_spec.update(
@@ -94,18 +111,7 @@ def main():
         include_destroyed=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    info = FlyModule(module, resource_key="machines")
-    params = module.params
-    if params["machine_id"]:
-        machine = info.call("Looking up machine %s" % params["machine_id"], info.client.get_machine,
-                            params["app"], params["machine_id"])
-        info.exit([machine] if machine else [])
-    metadata = dict(params["metadata"])
-    if params["group"]:
-        metadata["fly_process_group"] = params["group"]
-    machines = info.call("Listing machines of %s" % params["app"], info.client.list_machines, params["app"],
-                         region=params["region"], include_deleted=params["include_destroyed"], metadata=metadata)
-    info.exit([m for m in machines if params["name"] in (None, m.get("name"))])
+    FlyMachineInfo(module).run()
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ options:
     default: digest
   restart_machines:
     description:
-      - After secrets changed, restart the app's started machines so that they read the new values.
+      - After secrets changed, restart the app's started machines so that they read the new values. Each
+        restart holds the machine's lease; a machine leased by someone else fails the task, naming the holder.
     type: bool
     default: false
 notes:
@@ -120,7 +121,9 @@ fly_secret:
       sample: [{"name": "REDIS_URL", "digest": "5d2c9f0c1a7b3e44", "created_at": "2026-11-24T10:00:00Z",
                 "updated_at": "2026-11-24T10:00:00Z"}]
     version:
-      description: Secrets version the API answered after a write; null when nothing was written.
+      description:
+        - Secrets version the API answered after a write; null when nothing was written.
+        - Also null when the answer to the write was lost and the write was then found applied.
       type: int
       sample: 7
     changed_names:
@@ -141,10 +144,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
+from ansible_collections.sophia.ops.plugins.module_utils.fly_lease import Leases
 
 OUR_DIGEST = re.compile(r"^[0-9a-f]{16}$")
 # What the diff shows for a secret that does not exist (before a create, after a removal).
 ABSENT = "(absent)"
+
+
+def by_name(secrets):
+    return dict((secret["name"], secret) for secret in secrets)
 
 
 class FlySecret(FlyModule):
@@ -152,13 +160,13 @@ class FlySecret(FlyModule):
 
     def __init__(self, module):
         super().__init__(module)
-        self.app = module.params["app"]
-        listed = self.call("Listing secrets of %s" % self.app, self.client.list_secrets, self.app)
-        self.existing = dict((secret["name"], secret) for secret in listed)
+        self.app = self.params["app"]
 
-    def needs_write(self, name, value):
-        current = self.existing.get(name)
-        mode = self.module.params["update_mode"]
+    def secrets_by_name(self):
+        return by_name(self.app_listing("Listing secrets of %s" % self.app, self.client.list_secrets, self.app))
+
+    def needs_write(self, current, name, value):
+        mode = self.params["update_mode"]
         if current is None or mode == "always":
             return True
         if mode == "on_create":
@@ -171,43 +179,50 @@ class FlySecret(FlyModule):
         return digest != secret_digest(value)
 
     def present(self):
-        changes = dict((name, str(value)) for name, value in self.module.params["secrets"].items()
-                       if self.needs_write(name, str(value)))
-        self.apply(changes)
+        existing = self.secrets_by_name()
+        changes = dict((name, str(value)) for name, value in self.params["secrets"].items()
+                       if self.needs_write(existing.get(name), name, str(value)))
+        return self.apply(existing, changes)
 
     def absent(self):
-        names = list(self.module.params["secrets"]) + self.module.params["names"]
-        self.apply(dict((name, None) for name in names if name in self.existing))
+        existing = self.secrets_by_name()
+        names = list(self.params["secrets"]) + self.params["names"]
+        return self.apply(existing, dict((name, None) for name in names if name in existing))
 
-    def apply(self, changes):
-        """Write ``changes`` (name -> value, or None to remove) in one request."""
-        version = None
-        restarted = []
+    def apply(self, existing, changes):
+        """Write ``changes`` (name -> value, or None to remove) in one request; answers the result."""
+        result = {"app": self.app, "version": None, "changed_names": sorted(changes), "restarted_machines": []}
         if changes:
             self.changed = True
             self.set_diff(
-                dict((name, self.existing.get(name, {}).get("digest", ABSENT)) for name in changes),
+                dict((name, existing.get(name, {}).get("digest", ABSENT)) for name in changes),
                 dict((name, ABSENT if value is None else secret_digest(value)) for name, value in changes.items()))
-            restarted = self.machines_to_restart()
+            result["restarted_machines"] = self.machines_to_restart()
             if not self.check_mode:
                 answer = self.call("Updating secrets of %s" % self.app, self.client.update_secrets, self.app, changes)
-                version = answer.get("version")
+                # An answer found after a lost one lists the secrets but has no version.
+                result["version"] = answer.get("version")
                 listed = answer.get("secrets")
                 if listed is None:
                     listed = self.call("Listing secrets of %s" % self.app, self.client.list_secrets, self.app)
-                self.existing = dict((secret["name"], secret) for secret in listed)
-                for machine_id in restarted:
-                    self.call("Restarting machine %s" % machine_id, self.client.machine_action,
-                              self.app, machine_id, "restart")
-        self.exit({"app": self.app, "version": version, "changed_names": sorted(changes),
-                   "restarted_machines": restarted,
-                   "secrets": [dict((k, v) for k, v in secret.items() if k != "value")
-                               for secret in self.existing.values()]})
+                existing = by_name(listed)
+                self.restart(result["restarted_machines"])
+        result["secrets"] = [dict((key, value) for key, value in secret.items() if key != "value")
+                             for secret in existing.values()]
+        return result
+
+    def restart(self, machine_ids):
+        """Restart the machines, each under its lease (anyone else's lease is respected and named)."""
+        with Leases(self.client, self.app) as leases:
+            for machine_id in machine_ids:
+                self.call("Restarting machine %s" % machine_id, lambda machine_id: self.client.machine_action(
+                    self.app, machine_id, "restart", nonce=leases.acquire(machine_id)), machine_id)
+            self.warnings.extend(leases.problems)
 
     def machines_to_restart(self):
-        if not self.module.params["restart_machines"]:
+        if not self.params["restart_machines"]:
             return []
-        machines = self.call("Listing machines of %s" % self.app, self.client.list_machines, self.app)
+        machines = self.app_listing("Listing machines of %s" % self.app, self.client.list_machines, self.app)
         return [machine["id"] for machine in machines if machine.get("state") == "started"]
 
 
@@ -222,10 +237,7 @@ def main():
         restart_machines=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    secrets = FlySecret(module)
-    if module.params["state"] == "present":
-        secrets.present()
-    secrets.absent()
+    FlySecret(module).run()
 
 
 if __name__ == "__main__":

@@ -47,13 +47,19 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
 
 
+class FlySecretInfo(FlyModule):
+    resource_key = "secrets"
+
+    def dispatch(self):
+        app = self.params["app"]
+        return self.call("Listing secrets of %s" % app, self.client.list_secrets, app)
+
+
 def main():
     argument_spec = fly_argument_spec()
     argument_spec.update(app=dict(type="str", required=True))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    info = FlyModule(module, resource_key="secrets")
-    app = module.params["app"]
-    info.exit(info.call("Listing secrets of %s" % app, info.client.list_secrets, app))
+    FlySecretInfo(module).run()
 
 
 if __name__ == "__main__":

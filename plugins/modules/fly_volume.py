@@ -147,95 +147,106 @@ class FlyVolume(FlyModule):
 
     def __init__(self, module):
         super().__init__(module)
-        self.app = module.params["app"]
-        self.volume = self.find()
+        self.app = self.params["app"]
 
-    def find(self):
-        params = self.module.params
-        if params["volume_id"]:
-            volume = self.call("Looking up volume %s" % params["volume_id"], self.client.get_volume,
-                               self.app, params["volume_id"])
-            return volume if volume and volume.get("state") not in GONE else None
-        volumes = self.call("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
+    def by_id(self):
+        volume_id = self.params["volume_id"]
+        volume = self.call("Looking up volume %s" % volume_id, self.client.get_volume, self.app, volume_id)
+        return volume if volume and volume.get("state") not in GONE else None
+
+    def list_volumes(self):
+        return self.app_listing("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
+
+    def by_name(self, volumes):
+        params = self.params
         matches = [v for v in volumes if v.get("name") == params["name"] and v.get("state") not in GONE
                    and params["region"] in (None, v.get("region"))]
         regions = set(v.get("region") for v in matches)
         if len(regions) > 1 or (len(matches) > 1 and params["state"] == "absent"):
-            self.module.fail_json(msg="%d volumes named %s match%s; pass volume_id to pick one: %s"
-                                      % (len(matches), params["name"],
-                                         " in region %s" % params["region"] if params["region"] else "",
-                                         ", ".join(v["id"] for v in matches)))
+            self.fail("%d volumes named %s match%s; pass volume_id to pick one: %s"
+                      % (len(matches), params["name"], " in region %s" % params["region"] if params["region"] else "",
+                         ", ".join(v["id"] for v in matches)))
         # The documented rule for several in one region: unattached first, then the oldest.
         matches.sort(key=lambda v: (bool(v.get("attached_machine_id")), v.get("created_at") or "", v["id"]))
         return matches[0] if matches else None
 
     def present(self):
-        if not self.volume:
-            self.create()
-        params = self.module.params
-        if params["region"] and params["region"] != self.volume.get("region"):
-            self.module.fail_json(msg="volume %s is in region %s; volumes cannot move to %s"
-                                      % (self.volume["id"], self.volume.get("region"), params["region"]))
-        if params["encrypted"] is not None and params["encrypted"] != self.volume.get("encrypted", True):
-            self.warnings.append("encryption of volume %s cannot change after creation" % self.volume["id"])
-        after = dict(self.volume)
+        if self.params["volume_id"]:
+            volume = self.by_id()
+            if not volume:
+                self.fail("volume %s does not exist in app %s; to create a volume, give name and region instead "
+                          "of volume_id" % (self.params["volume_id"], self.app))
+            return self.update(volume)
+        volumes = self.list_volumes()
+        volume = self.by_name(volumes)
+        if not volume:
+            return self.create([v["id"] for v in volumes])
+        return self.update(volume)
+
+    def update(self, volume):
+        params = self.params
+        if params["region"] and params["region"] != volume.get("region"):
+            self.fail("volume %s is in region %s; volumes cannot move to %s"
+                      % (volume["id"], volume.get("region"), params["region"]))
+        if params["encrypted"] is not None and params["encrypted"] != volume.get("encrypted", True):
+            self.warnings.append("encryption of volume %s cannot change after creation" % volume["id"])
         size = params["size_gb"]
-        if size is not None and size < self.volume["size_gb"]:
-            self.module.fail_json(msg="volume %s is %d GB; volumes never shrink, so %d GB cannot be applied"
-                                      % (self.volume["id"], self.volume["size_gb"], size))
-        grow = size is not None and size > self.volume["size_gb"]
+        if size is not None and size < volume["size_gb"]:
+            self.fail("volume %s is %d GB; volumes never shrink, so %d GB cannot be applied"
+                      % (volume["id"], volume["size_gb"], size))
+        grow = size is not None and size > volume["size_gb"]
         settings = dict((key, params[key]) for key in SETTINGS
-                        if params[key] is not None and params[key] != self.volume.get(key))
+                        if params[key] is not None and params[key] != volume.get(key))
+        if not grow and not settings:
+            return volume
+        after = dict(volume, **settings)
         if grow:
             after["size_gb"] = size
-        after.update(settings)
-        if grow or settings:
-            self.changed = True
-            self.set_diff(volume_summary(self.volume), volume_summary(after))
-            if not self.check_mode:
-                if grow:
-                    answer = self.call("Extending volume %s" % self.volume["id"], self.client.extend_volume,
-                                       self.app, self.volume["id"], size)
-                    after = answer.get("volume") or after
-                    if answer.get("needs_restart"):
-                        self.warnings.append("volume %s grew; its machine needs a restart to see the space"
-                                             % self.volume["id"])
-                if settings:
-                    after = self.call("Updating volume %s" % self.volume["id"], self.client.update_volume,
-                                      self.app, self.volume["id"], settings)
-        self.exit(after)
+        self.changed = True
+        self.set_diff(volume_summary(volume), volume_summary(after))
+        if self.check_mode:
+            return after
+        if grow:
+            answer = self.call("Extending volume %s" % volume["id"], self.client.extend_volume,
+                               self.app, volume["id"], size)
+            after = answer.get("volume") or after
+            if answer.get("needs_restart"):
+                self.warnings.append("volume %s grew; its machine needs a restart to see the space" % volume["id"])
+        if settings:
+            after = self.call("Updating volume %s" % volume["id"], self.client.update_volume,
+                              self.app, volume["id"], settings)
+        return after
 
-    def create(self):
-        params = self.module.params
-        if params["volume_id"]:
-            self.module.fail_json(msg="volume %s does not exist in app %s; to create a volume, give name and "
-                                      "region instead of volume_id" % (params["volume_id"], self.app))
-        if not params["name"] or not params["region"]:
-            self.module.fail_json(msg="creating a volume needs name and region")
+    def create(self, known_ids):
+        """Create the volume; ``known_ids`` (the app's volumes, just listed) tell the client, after a lost
+        answer, which volume is the new one."""
+        params = self.params
+        if not params["region"]:
+            self.fail("creating a volume needs name and region")
         body = {"name": params["name"], "region": params["region"], "size_gb": params["size_gb"] or 1,
                 "encrypted": params["encrypted"] is not False}
         body.update((key, params[key]) for key in SETTINGS if params[key] is not None)
         self.changed = True
         self.set_diff({}, body)
         if self.check_mode:
-            self.exit(body)
-        self.exit(self.call("Creating volume %s in %s" % (params["name"], params["region"]),
-                            self.client.create_volume, self.app, body))
+            return body
+        return self.call("Creating volume %s in %s" % (params["name"], params["region"]),
+                         self.client.create_volume, self.app, body, known_ids=known_ids)
 
     def absent(self):
-        if not self.volume:
-            self.exit({})
-        if self.volume.get("attached_machine_id"):
-            self.module.fail_json(msg="volume %s is mounted by machine %s; destroy the machine first"
-                                      % (self.volume["id"], self.volume["attached_machine_id"]))
-        if not self.module.params["confirm_delete"]:
-            self.module.fail_json(msg="deleting volume %s destroys its data; set confirm_delete: true to do it"
-                                      % self.volume["id"])
+        volume = self.by_id() if self.params["volume_id"] else self.by_name(self.list_volumes())
+        if not volume:
+            return {}
+        if volume.get("attached_machine_id"):
+            self.fail("volume %s is mounted by machine %s; destroy the machine first"
+                      % (volume["id"], volume["attached_machine_id"]))
+        if not self.params["confirm_delete"]:
+            self.fail("deleting volume %s destroys its data; set confirm_delete: true to do it" % volume["id"])
         self.changed = True
-        self.set_diff(volume_summary(self.volume), {})
+        self.set_diff(volume_summary(volume), {})
         if not self.check_mode:
-            self.call("Deleting volume %s" % self.volume["id"], self.client.delete_volume, self.app, self.volume["id"])
-        self.exit({})
+            self.call("Deleting volume %s" % volume["id"], self.client.delete_volume, self.app, volume["id"])
+        return {}
 
 
 def main():
@@ -254,10 +265,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("name", "volume_id")])
-    volume = FlyVolume(module)
-    if module.params["state"] == "present":
-        volume.present()
-    volume.absent()
+    FlyVolume(module).run()
 
 
 if __name__ == "__main__":

@@ -60,6 +60,21 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
 
 
+class FlyVolumeInfo(FlyModule):
+    resource_key = "volumes"
+
+    def dispatch(self):
+        params = self.params
+        if params["volume_id"]:
+            volume = self.call("Looking up volume %s" % params["volume_id"], self.client.get_volume,
+                               params["app"], params["volume_id"])
+            volumes = [volume] if volume else []
+        else:
+            volumes = self.call("Listing volumes of %s" % params["app"], self.client.list_volumes, params["app"])
+        return [v for v in volumes if params["name"] in (None, v.get("name"))
+                and params["region"] in (None, v.get("region"))]
+
+
 def main():
     argument_spec = fly_argument_spec()
     argument_spec.update(
@@ -69,16 +84,7 @@ def main():
         region=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    info = FlyModule(module, resource_key="volumes")
-    params = module.params
-    if params["volume_id"]:
-        volume = info.call("Looking up volume %s" % params["volume_id"], info.client.get_volume,
-                           params["app"], params["volume_id"])
-        volumes = [volume] if volume else []
-    else:
-        volumes = info.call("Listing volumes of %s" % params["app"], info.client.list_volumes, params["app"])
-    info.exit([v for v in volumes if params["name"] in (None, v.get("name"))
-               and params["region"] in (None, v.get("region"))])
+    FlyVolumeInfo(module).run()
 
 
 if __name__ == "__main__":

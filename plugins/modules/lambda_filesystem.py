@@ -87,38 +87,41 @@ class LambdaFilesystem(LambdaModule):
 
     def __init__(self, module):
         super().__init__(module)
-        self.name = module.params["name"]
+        self.name = self.params["name"]
+
+    def find(self):
         listed = self.call("Listing filesystems", self.client.list_filesystems)
-        self.filesystem = next((fs for fs in listed if fs.get("name") == self.name), None)
+        return next((fs for fs in listed if fs.get("name") == self.name), None)
 
     def present(self):
-        region = self.module.params["region"]
-        if self.filesystem:
-            where = (self.filesystem.get("region") or {}).get("name")
+        region = self.params["region"]
+        filesystem = self.find()
+        if filesystem:
+            where = (filesystem.get("region") or {}).get("name")
             if region and region != where:
-                self.module.fail_json(msg="filesystem %s is in %s; a filesystem cannot move to %s"
-                                          % (self.name, where, region))
-            self.exit(self.filesystem)
+                self.fail("filesystem %s is in %s; a filesystem cannot move to %s" % (self.name, where, region))
+            return filesystem
         if not region:
-            self.module.fail_json(msg="creating filesystem %s needs a region" % self.name)
+            self.fail("creating filesystem %s needs a region" % self.name)
         self.changed = True
         self.set_diff({}, {"name": self.name, "region": region})
         if self.check_mode:
-            self.exit({"name": self.name, "region": {"name": region}})
-        self.exit(self.call("Creating filesystem %s" % self.name, self.client.create_filesystem, self.name, region))
+            return {"name": self.name, "region": {"name": region}}
+        return self.call("Creating filesystem %s" % self.name, self.client.create_filesystem, self.name, region)
 
     def absent(self):
-        if not self.filesystem:
-            self.exit({})
-        if self.filesystem.get("is_in_use"):
-            self.module.fail_json(msg="filesystem %s is mounted by an instance; terminate it first" % self.name)
-        if not self.module.params["confirm_delete"]:
-            self.module.fail_json(msg="deleting filesystem %s destroys its data; set confirm_delete: true" % self.name)
+        filesystem = self.find()
+        if not filesystem:
+            return {}
+        if filesystem.get("is_in_use"):
+            self.fail("filesystem %s is mounted by an instance; terminate it first" % self.name)
+        if not self.params["confirm_delete"]:
+            self.fail("deleting filesystem %s destroys its data; set confirm_delete: true" % self.name)
         self.changed = True
-        self.set_diff({"name": self.name, "region": (self.filesystem.get("region") or {}).get("name")}, {})
+        self.set_diff({"name": self.name, "region": (filesystem.get("region") or {}).get("name")}, {})
         if not self.check_mode:
-            self.call("Deleting filesystem %s" % self.name, self.client.delete_filesystem, self.filesystem["id"])
-        self.exit({})
+            self.call("Deleting filesystem %s" % self.name, self.client.delete_filesystem, filesystem["id"])
+        return {}
 
 
 def main():
@@ -130,10 +133,7 @@ def main():
         confirm_delete=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    filesystem = LambdaFilesystem(module)
-    if module.params["state"] == "present":
-        filesystem.present()
-    filesystem.absent()
+    LambdaFilesystem(module).run()
 
 
 if __name__ == "__main__":

@@ -85,6 +85,24 @@ def key(rule):
     return (rule["protocol"], tuple(rule.get("port_range") or ()), rule["source_network"], rule["description"])
 
 
+class LambdaFirewall(LambdaModule):
+    resource_key = "rules"
+
+    def dispatch(self):
+        wanted = sorted((normalised(rule) for rule in self.params["rules"]), key=key)
+        listed = self.call("Reading firewall rules", self.client.firewall_rules)
+        current = sorted((normalised(rule) for rule in listed), key=key)
+        if len(wanted) > ADVISED_MAXIMUM:
+            self.warnings.append("%d firewall rules; Lambda advises at most %d" % (len(wanted), ADVISED_MAXIMUM))
+        if [key(r) for r in wanted] == [key(r) for r in current]:
+            return current
+        self.changed = True
+        self.set_diff({"rules": current}, {"rules": wanted})
+        if self.check_mode:
+            return wanted
+        return self.call("Setting firewall rules", self.client.set_firewall_rules, wanted)
+
+
 def main():
     argument_spec = lambda_argument_spec()
     argument_spec.update(rules=dict(type="list", elements="dict", required=True, options=dict(
@@ -94,19 +112,7 @@ def main():
         description=dict(type="str", default=""),
     )))
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    firewall = LambdaModule(module, resource_key="rules")
-    wanted = sorted((normalised(rule) for rule in module.params["rules"]), key=key)
-    current = sorted((normalised(rule) for rule in firewall.call("Reading firewall rules", firewall.client.firewall_rules)),
-                     key=key)
-    if len(wanted) > ADVISED_MAXIMUM:
-        firewall.warnings.append("%d firewall rules; Lambda advises at most %d" % (len(wanted), ADVISED_MAXIMUM))
-    if [key(r) for r in wanted] == [key(r) for r in current]:
-        firewall.exit(current)
-    firewall.changed = True
-    firewall.set_diff({"rules": current}, {"rules": wanted})
-    if firewall.check_mode:
-        firewall.exit(wanted)
-    firewall.exit(firewall.call("Setting firewall rules", firewall.client.set_firewall_rules, wanted))
+    LambdaFirewall(module).run()
 
 
 if __name__ == "__main__":

@@ -10,15 +10,19 @@ module: lambda_instance
 short_description: Launch, restart or terminate named Lambda Cloud GPU instances
 version_added: 0.1.0
 description:
-  - Makes sure a named instance, or a pool of O(count) identical instances, runs on Lambda Cloud; or that none
-    does.
+  - Makes sure a pool of O(count) identical instances runs on Lambda Cloud; or that none does.
   - Lambda has no unique names and no idempotency key. The module marks its instances with the tag
     C(sophia-ops:pool=<name>) and finds them by it; every launch also carries a one-off tag that is looked for
     before a launch is retried, so a launch whose answer was lost never makes a second instance.
+  - Membership is the tag, not the name, so changing O(count) only adds or removes instances; the others are
+    left alone. New instances are named C(<name>-1), C(<name>-2), ..., taking the lowest free number. An
+    instance named C(<name>) (a single instance launched by an earlier release) is a member like the others.
   - When a region or instance type has no capacity, the next one in O(region_names) and O(instance_type_names)
     is tried, in order (every region of the first type, then of the next type).
+  - Launches are paced O(launch_interval) seconds apart, within Lambda's limits, so a pool is launched without
+    being throttled.
   - Waits until the instances are C(active) with a public IP and, with O(wait_for_ssh), until SSH answers.
-    An instance that turns C(unhealthy) fails the task at once.
+    An instance that turns C(unhealthy), C(preempted) or C(terminated) fails the task at once.
 author:
   - Sophia Intel AI platform team (@sophia-intel)
 extends_documentation_fragment:
@@ -36,12 +40,13 @@ attributes:
 options:
   name:
     description:
-      - Name of the instance, or of the pool. Pool members are named C(<name>-1), C(<name>-2), ...
+      - Name of the pool. Its instances are named C(<name>-1), C(<name>-2), ...
     type: str
     required: true
   count:
     description:
-      - How many instances the pool runs. Surplus instances are terminated, highest number first.
+      - How many instances the pool runs, V(0) or more.
+      - A smaller count terminates the surplus, the instances that are not C(active) first, then the newest.
     type: int
     default: 1
   region_names:
@@ -83,10 +88,17 @@ options:
     type: list
     elements: str
     default: []
+  launch_interval:
+    description:
+      - Seconds between two launches. Lambda allows one launch every 12 seconds; launches are spaced this far
+        apart rather than sent until they are throttled.
+      - Lower it only where the limit is lower (an account with a raised limit, an emulator in tests).
+    type: float
+    default: 12
   state:
     description:
-      - V(present) launches what is missing; V(absent) terminates the pool; V(restarted) restarts every
-        instance of the pool.
+      - V(present) launches what is missing and terminates the surplus; V(absent) terminates the pool;
+        V(restarted) restarts every instance of the pool.
     type: str
     choices: [present, absent, restarted]
     default: present
@@ -128,7 +140,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 instances:
-  description: The pool's instances after the run.
+  description:
+    - The pool's instances after the run, in name order.
+    - On a failed wait, the instances as last seen.
   returned: always
   type: list
   elements: dict
@@ -164,15 +178,17 @@ instances:
 """
 
 import socket
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, POOL_TAG, LambdaAPIError
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_pool import by_index, plan_pool
+from ansible_collections.sophia.ops.plugins.module_utils.waiter import WaitFailed, WaitTimeout
 
 NO_CAPACITY = "instance-operations/launch/insufficient-capacity"
-POLL_SECONDS = 2.0  # one request a second is the account-wide limit
+# An instance in one of these will not become ready: the wait ends at once.
+FAILED = ("unhealthy",) + GONE
 
 
 def summary(instance):
@@ -182,58 +198,67 @@ def summary(instance):
             "region": (instance.get("region") or {}).get("name")}
 
 
+def ssh_answers(ip, timeout):
+    try:
+        with socket.create_connection((ip, 22), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 class LambdaInstance(LambdaModule):
     resource_key = "instances"
 
     def __init__(self, module):
         super().__init__(module)
-        self.name = module.params["name"]
-        self.pool = self.read_pool()
+        self.name = self.params["name"]
 
     def read_pool(self):
-        """The pool's live instances, by name."""
+        """The pool's live instances, in name order."""
         everything = self.call("Listing instances", self.client.list_instances)
-        return sorted((i for i in everything if self.client.in_pool(i, self.name) and i.get("status") not in GONE),
-                      key=lambda i: i.get("name") or "")
-
-    def member_names(self):
-        count = self.module.params["count"]
-        return [self.name] if count == 1 else ["%s-%d" % (self.name, n) for n in range(1, count + 1)]
+        return by_index(self.name, [i for i in everything
+                                    if self.client.in_pool(i, self.name) and i.get("status") not in GONE])
 
     def present(self):
-        wanted = self.member_names()
-        have = dict((i.get("name"), i) for i in self.pool)
-        missing = [n for n in wanted if n not in have]
-        surplus = [i for i in reversed(self.pool) if i.get("name") not in wanted]
-        if missing or surplus:
-            self.changed = True
-            self.set_diff({"instances": sorted(have)}, {"instances": wanted})
-            if self.check_mode:
-                self.exit([summary(i) for i in self.pool if i not in surplus] + [{"name": n} for n in missing])
-            if missing:
-                self.require("region_names", "instance_type_names", "ssh_key_name")
-            for name in missing:
-                self.launch(name)
-            if surplus:
-                self.call("Terminating surplus instances", self.client.terminate, [i["id"] for i in surplus])
-        self.finish()
+        count = self.params["count"]
+        if count < 0:
+            self.fail("count must be 0 or more, not %d" % count)
+        pool = self.read_pool()
+        plan = plan_pool(self.name, pool, count)
+        if not (plan.launch or plan.terminate):
+            return self.ready(pool)
+        self.changed = True
+        self.set_diff({"instances": [i.get("name") for i in pool]},
+                      {"instances": [i.get("name") for i in plan.keep] + plan.launch})
+        if self.check_mode:
+            return [summary(i) for i in plan.keep] + [{"name": name} for name in plan.launch]
+        launched = []
+        if plan.launch:
+            self.require("region_names", "instance_type_names", "ssh_key_name")
+            capacity = self.call("Reading instance types", self.client.instance_types)
+            launched = [self.launch(name, capacity) for name in plan.launch]
+        if plan.terminate:
+            self.call("Terminating surplus instances of %s" % self.name, self.client.terminate,
+                      [i["id"] for i in plan.terminate])
+        return self.ready(plan.keep, launched)
 
     def require(self, *names):
-        absent = [n for n in names if not self.module.params[n]]
-        if absent:
-            self.module.fail_json(msg="launching %s needs %s" % (self.name, ", ".join(absent)))
+        missing = [n for n in names if not self.params[n]]
+        if missing:
+            self.fail("launching instances of %s needs %s" % (self.name, ", ".join(missing)))
 
-    def launch(self, name):
-        """Launch one instance, falling back over instance types and regions without capacity."""
-        params = self.module.params
-        capacity = self.call("Reading instance types", self.client.instance_types)
+    def launch(self, name, capacity):
+        """Launch one instance, falling back over instance types and regions without ``capacity`` (the
+        instance types listing) or that turn out to have none; answers its ID."""
+        params = self.params
         body = {"name": name, "ssh_key_names": [params["ssh_key_name"]],
                 "file_system_names": params["file_system_names"],
                 "tags": [{"key": POOL_TAG, "value": self.name}] + [
                     {"key": k, "value": str(v)} for k, v in sorted(params["tags"].items())]}
-        for key, option in (("user_data", "user_data"), ("firewall_rulesets", "firewall_ruleset_ids")):
-            if params[option]:
-                body[key] = params[option] if key == "user_data" else [{"id": i} for i in params[option]]
+        if params["user_data"]:
+            body["user_data"] = params["user_data"]
+        if params["firewall_ruleset_ids"]:
+            body["firewall_rulesets"] = [{"id": i} for i in params["firewall_ruleset_ids"]]
         if params["image_family"]:
             body["image"] = {"family": params["image_family"]}
         tried = []
@@ -247,53 +272,63 @@ class LambdaInstance(LambdaModule):
                     return self.client.launch(dict(body, region_name=region, instance_type_name=type_name))
                 except LambdaAPIError as exc:
                     if exc.code != NO_CAPACITY:
-                        self.fail_api(exc, "Launching %s" % name)
+                        self.fail("Launching %s failed: %s" % (name, exc), api_error=exc.to_dict())
                     tried.append("%s in %s (no capacity)" % (type_name, region))
-        self.module.fail_json(msg="no capacity to launch %s; tried %s" % (name, "; ".join(tried)))
+        self.fail("no capacity to launch %s; tried %s" % (name, "; ".join(tried)))
 
     def absent(self):
-        if self.pool:
+        pool = self.read_pool()
+        if pool:
             self.changed = True
-            self.set_diff({"instances": [i.get("name") for i in self.pool]}, {"instances": []})
+            self.set_diff({"instances": [i.get("name") for i in pool]}, {"instances": []})
             if not self.check_mode:
-                self.call("Terminating %s" % self.name, self.client.terminate, [i["id"] for i in self.pool])
-        self.exit([])
+                self.call("Terminating %s" % self.name, self.client.terminate, [i["id"] for i in pool])
+        return []
 
     def restarted(self):
-        if not self.pool:
-            self.module.fail_json(msg="%s has no instances to restart" % self.name)
+        pool = self.read_pool()
+        if not pool:
+            self.fail("%s has no instances to restart" % self.name)
         self.changed = True
-        if not self.check_mode:
-            self.call("Restarting %s" % self.name, self.client.restart, [i["id"] for i in self.pool])
-        self.finish()
+        if self.check_mode:
+            return [summary(i) for i in pool]
+        self.call("Restarting %s" % self.name, self.client.restart, [i["id"] for i in pool])
+        return self.ready(pool)
 
-    def finish(self):
-        """Wait for the pool (when asked) and return it as it is now."""
-        params = self.module.params
-        deadline = time.monotonic() + params["wait_timeout"]
-        while True:
-            pool = self.read_pool()
-            if not params["wait"] or self.check_mode:
-                self.exit([summary(i) for i in pool])
-            unhealthy = [i.get("name") for i in pool if i.get("status") == "unhealthy"]
-            if unhealthy:
-                self.module.fail_json(msg="instances turned unhealthy: %s" % ", ".join(unhealthy),
-                                      instances=[summary(i) for i in pool])
-            ready = all(i.get("status") == "active" and i.get("ip") for i in pool)
-            if ready and (not params["wait_for_ssh"] or all(self.ssh_answers(i["ip"]) for i in pool)):
-                self.exit([summary(i) for i in pool])
-            if time.monotonic() >= deadline:
-                self.module.fail_json(msg="instances of %s not ready after %ss" % (self.name, params["wait_timeout"]),
-                                      instances=[summary(i) for i in pool])
-            time.sleep(POLL_SECONDS)
+    def ready(self, members, launched_ids=()):
+        """The members and the instances just launched, once ready (when asked to wait), in name order."""
+        ids = [i["id"] for i in members] + list(launched_ids)
+        if self.check_mode:
+            return [summary(i) for i in members]
+        if not self.params["wait"]:
+            return [summary(i) for i in self.current(ids)]
+        seen = {"instances": members}
 
-    @staticmethod
-    def ssh_answers(ip):
+        def probe(remaining):
+            seen["instances"] = self.current(ids)
+            found = set(i["id"] for i in seen["instances"])
+            lost = ["%s (%s) is %s" % (i.get("name"), i["id"], i.get("status")) for i in seen["instances"]
+                    if i.get("status") in FAILED] + ["%s is gone" % i for i in ids if i not in found]
+            if lost:
+                raise WaitFailed("instances of %s will not be ready: %s" % (self.name, "; ".join(lost)))
+            if not all(i.get("status") == "active" and i.get("ip") for i in seen["instances"]):
+                return None
+            if self.params["wait_for_ssh"] and not all(ssh_answers(i["ip"], max(1.0, min(3.0, remaining)))
+                                                       for i in seen["instances"]):
+                return None
+            return seen["instances"]
+
         try:
-            with socket.create_connection((ip, 22), timeout=3):
-                return True
-        except OSError:
-            return False
+            instances = self.client.waiter.until(probe, self.params["wait_timeout"], interval=1.0, max_interval=10.0,
+                                                 what="the wait for the instances of %s" % self.name)
+        except (WaitFailed, WaitTimeout) as exc:
+            self.fail(str(exc), instances=[summary(i) for i in seen["instances"]])
+        return [summary(i) for i in instances]
+
+    def current(self, ids):
+        """The instances ``ids`` as they are now, in name order (a terminated one is no longer listed)."""
+        listed = self.call("Listing instances", self.client.list_instances)
+        return by_index(self.name, [i for i in listed if i["id"] in ids])
 
 
 def main():
@@ -309,19 +344,14 @@ def main():
         user_data=dict(type="str"),
         tags=dict(type="dict", default={}),
         firewall_ruleset_ids=dict(type="list", elements="str", default=[]),
+        launch_interval=dict(type="float", default=12.0),
         state=dict(type="str", choices=["present", "absent", "restarted"], default="present"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=900),
         wait_for_ssh=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    instances = LambdaInstance(module)
-    state = module.params["state"]
-    if state == "present":
-        instances.present()
-    if state == "restarted":
-        instances.restarted()
-    instances.absent()
+    LambdaInstance(module).run()
 
 
 if __name__ == "__main__":

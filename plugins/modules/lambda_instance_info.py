@@ -64,6 +64,24 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
 
 
+class LambdaInstanceInfo(LambdaModule):
+    resource_key = "instances"
+
+    def dispatch(self):
+        params = self.params
+        if params["instance_id"]:
+            found = self.call("Looking up instance %s" % params["instance_id"], self.client.get_instance,
+                              params["instance_id"])
+            instances = [found] if found else []
+        else:
+            instances = self.call("Listing instances", self.client.list_instances)
+        return [i for i in instances
+                if (not params["pool"] or self.client.in_pool(i, params["pool"]))
+                and params["region"] in (None, (i.get("region") or {}).get("name"))
+                and params["instance_type"] in (None, (i.get("instance_type") or {}).get("name"))
+                and params["status"] in (None, i.get("status"))]
+
+
 def main():
     argument_spec = lambda_argument_spec()
     argument_spec.update(
@@ -74,19 +92,7 @@ def main():
         status=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    info = LambdaModule(module, resource_key="instances")
-    params = module.params
-    if params["instance_id"]:
-        found = info.call("Looking up instance %s" % params["instance_id"], info.client.get_instance,
-                          params["instance_id"])
-        instances = [found] if found else []
-    else:
-        instances = info.call("Listing instances", info.client.list_instances)
-    info.exit([i for i in instances
-               if (not params["pool"] or info.client.in_pool(i, params["pool"]))
-               and params["region"] in (None, (i.get("region") or {}).get("name"))
-               and params["instance_type"] in (None, (i.get("instance_type") or {}).get("name"))
-               and params["status"] in (None, i.get("status"))])
+    LambdaInstanceInfo(module).run()
 
 
 if __name__ == "__main__":

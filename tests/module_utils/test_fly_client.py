@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_client import backoff_delay
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import FlyAPIError, FlyClient, authorization_header
+from ansible_collections.sophia.ops.plugins.module_utils.fly_lease import Leases
 
 APP = "client-test-app"
 
@@ -89,11 +90,12 @@ def test_a_lost_volume_create_answer_never_makes_two(fly_api, client, app):
     assert [v["id"] for v in client.list_volumes(app)] == [volume["id"]]
 
 
-def test_lease_is_released_after_use(fly_api, client, app):
+def test_leases_are_released_when_the_block_ends_and_a_lost_answer_is_found(fly_api, client, app):
     machine = client.create_machine(app, {"region": "iad", "config": {"image": "nginx:1.27"}})
-    with client.lease(app, machine["id"]) as nonce:
-        assert nonce
-        held = fly_api.api("GET", "/apps/%s/machines/%s/lease" % (app, machine["id"]))
-        assert held.status_code == 200
-    released = fly_api.api("GET", "/apps/%s/machines/%s/lease" % (app, machine["id"]))
-    assert released.status_code == 404
+    lease_path = "/apps/%s/machines/%s/lease" % (app, machine["id"])
+    fly_api.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/lease$")
+    with Leases(client, app, ttl=30) as leases:
+        nonce = leases.acquire(machine["id"])
+        held = fly_api.api("GET", lease_path).json()["data"]
+        assert (held["nonce"], held["description"]) == (nonce, leases.description)
+    assert fly_api.api("GET", lease_path).status_code == 404

@@ -46,10 +46,13 @@ def test_different(wanted):
     assert not config_matches(wanted, SERVER)
 
 
-def test_guest_defaults_apply_only_when_guest_is_given():
+def test_only_the_guest_fields_the_caller_set_are_compared():
     wanted = {"image": "x", "guest": {"cpus": 1}}
     assert config_matches(wanted, {"image": "x", "guest": {"cpus": 1, "memory_mb": 256, "cpu_kind": "shared"}})
-    assert not config_matches(wanted, {"image": "x", "guest": {"cpus": 1, "memory_mb": 512}})
+    assert config_matches(wanted, {"image": "x", "guest": {"cpus": 1, "memory_mb": 512}})
+    # A real API that leaves a field empty is not a difference either.
+    assert config_matches(wanted, {"image": "x", "guest": {"cpus": 1, "cpu_kind": ""}})
+    assert not config_matches(wanted, {"image": "x", "guest": {"cpus": 2}})
 
 
 def test_comparable_shows_only_what_was_asked_about_without_the_marker():

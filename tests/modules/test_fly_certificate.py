@@ -40,3 +40,5 @@ def test_waiting_gives_up_at_the_timeout(fly, app):
     fly.settings(transition_seconds=30)  # DNS that never gets right within the wait
     failed = run_module("fly_certificate", fly.module_args(app=app, hostname=HOST, wait=True, wait_timeout=2))
     assert failed.failed and "pending_validation" in failed["msg"]
+    # The request went out before the wait gave up: the failure says so, and shows the DNS to set.
+    assert failed.changed and failed["fly_certificate"]["dns_requirements"]["cname"] == app + ".fly.dev"

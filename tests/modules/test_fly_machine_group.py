@@ -29,7 +29,8 @@ def update_posts(entries):
 def test_scale_up_then_no_op_then_scale_down(fly, app):
     seq = fly.last_seq()
     predicted = run_module("fly_machine", group_args(fly, app, 3), check=True, diff=True)
-    assert predicted.changed and predicted["summary"]["create"] == ["iad", "ord", "iad"]
+    assert predicted.changed and predicted["summary"]["created"] == ["new-1", "new-2", "new-3"]
+    assert [predicted["diff"]["after"]["machines"]["new-%d" % n]["region"] for n in (1, 2, 3)] == ["iad", "ord", "iad"]
     assert fly.writes_since(seq) == []
 
     up = run_module("fly_machine", group_args(fly, app, 3))
@@ -56,7 +57,7 @@ def test_rolling_update_goes_one_batch_at_a_time(fly, app):
 
     seq = fly.last_seq()
     predicted = run_module("fly_machine", group_args(fly, app, 3, image=NEW), check=True, diff=True)
-    assert predicted.changed and len(predicted["summary"]["update"]) == 3
+    assert predicted.changed and len(predicted["summary"]["updated"]) == 3
     assert {m["image"] for m in predicted["diff"]["after"]["machines"].values()} == {NEW}
     assert fly.writes_since(seq) == []
 
@@ -66,13 +67,12 @@ def test_rolling_update_goes_one_batch_at_a_time(fly, app):
     assert {m["config"]["image"] for m in rolled["machines"]} == {NEW}
 
     # With max_unavailable 1, each update waits for the machine before it to be healthy:
-    # between two updates there is a health read of the machine updated first.
+    # between two updates there is a health read of the group.
     entries = fly.requests_since(seq)
     updates = [i for i, e in enumerate(entries) if e["method"] == "POST" and re.search(r"/machines/[^/]+$", e["path"])]
     assert len(updates) == 3
     for first, second in zip(updates, updates[1:]):
-        first_path = entries[first]["path"]
-        assert any(e["method"] == "GET" and e["path"] == first_path for e in entries[first:second])
+        assert any(e["method"] == "GET" and e["path"] == "/v1/apps/%s/machines" % app for e in entries[first:second])
 
     assert not run_module("fly_machine", group_args(fly, app, 3, image=NEW)).changed
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
-from tests.support.ansible_cli import run_module
+from tests.support.ansible_cli import run_module, run_playbook
 
 DB_URL = "postgres://sophia:very-secret-db-password@neon.internal/sophia"
 REDIS_URL = "redis://default:very-secret-redis-password@redis.internal:6379"
@@ -93,3 +94,36 @@ def test_restart_machines_after_a_change(fly, app):
 
     unchanged = run_module("fly_secret", secret_args(fly, app, token, restart_machines=True))
     assert not unchanged.changed and unchanged["fly_secret"]["restarted_machines"] == []
+
+
+def test_the_role_shows_secret_errors_but_never_values(fly, tmp_path):
+    """The fly_service role's secrets task has no task-level no_log: a failure says what went wrong,
+    and the module's own masking keeps the value out of everything, even at -vvv with --diff."""
+    canary = "canary-" + uuid.uuid4().hex
+    service = "role-secret-canary"
+    playbook = tmp_path / "service.yml"
+    playbook.write_text(json.dumps([{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+        "module_defaults": {"group/sophia.ops.fly": {"api_url": fly.url, "api_token": fly.token}},
+        "roles": [{"role": "fly_service", "vars": {
+            "fly_service_app": service, "fly_service_image": "nginx:1.27", "fly_service_count": 0,
+            "fly_service_secrets": {"CANARY_TOKEN": canary}}}],
+    }]))
+    verbose = {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default", "ANSIBLE_VERBOSITY": "3"}
+
+    fly.add_fault(status=422, count=1, method="POST", path_regex=r"/secrets$")
+    returncode, output, stderr = run_playbook(playbook, inventory="localhost,", diff=True, env=verbose)
+    shown = output["raw"] + stderr
+    assert returncode != 0
+    assert "Updating secrets of %s failed" % service in shown and "injected fault" in shown
+    assert "output has been hidden" not in shown
+    assert canary not in shown
+
+    returncode, output, stderr = run_playbook(playbook, inventory="localhost,", diff=True, env=verbose)
+    shown = output["raw"] + stderr
+    assert returncode == 0, shown[-4000:]
+    listed = fly.api("GET", "/apps/%s/secrets" % service).json()["secrets"]
+    assert [(s["name"], s["digest"]) for s in listed] == [("CANARY_TOKEN", secret_digest(canary))]
+    assert secret_digest(canary) in shown  # the diff, by digest
+    assert canary not in shown

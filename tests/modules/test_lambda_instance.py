@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from tests.support.ansible_cli import run_module
@@ -17,13 +20,19 @@ def lam(lambda_api):
 
 
 def instance_args(lam, **args):
+    # The lambda_api fixture turns the emulator's limits off, so launches need no spacing; the tests
+    # about the limits turn both back on.
     return lam.module_args(**dict({"name": "sophia-gpu", "instance_type_names": [A100],
                                    "region_names": ["us-east-1", "us-west-1"], "ssh_key_name": "sophia-ops",
-                                   "wait_timeout": 60}, **args))
+                                   "wait_timeout": 60, "launch_interval": 0}, **args))
 
 
 def live(lam):
     return lam.api("GET", "/instances").json()["data"]
+
+
+def writes(lam, seq, suffix):
+    return [e for e in lam.writes_since(seq) if e["path"].endswith(suffix)]
 
 
 def test_lifecycle(lam):
@@ -31,12 +40,13 @@ def test_lifecycle(lam):
 
     seq = lam.last_seq()
     predicted = run_module("lambda_instance", args, check=True, diff=True)
-    assert predicted.changed and predicted["diff"]["after"] == {"instances": ["sophia-gpu"]}
+    assert predicted.changed and predicted["diff"]["after"] == {"instances": ["sophia-gpu-1"]}
     assert lam.writes_since(seq) == []
 
     launched = run_module("lambda_instance", args)
     assert launched.changed, launched
     [instance] = launched["instances"]
+    assert instance["name"] == "sophia-gpu-1"
     assert instance["status"] == "active" and instance["ip"] and instance["region"] == "us-east-1"
     assert instance["instance_type"] == A100 and instance["hostname"]
 
@@ -51,7 +61,7 @@ def test_lifecycle(lam):
 
     seq = lam.last_seq()
     predicted = run_module("lambda_instance", dict(args, state="absent"), check=True, diff=True)
-    assert predicted.changed and predicted["diff"]["before"] == {"instances": ["sophia-gpu"]}
+    assert predicted.changed and predicted["diff"]["before"] == {"instances": ["sophia-gpu-1"]}
     assert lam.writes_since(seq) == []
 
     assert run_module("lambda_instance", dict(args, state="absent")).changed
@@ -63,9 +73,63 @@ def test_lifecycle(lam):
 
 def test_a_pool_scales_up_and_down(lam):
     up = run_module("lambda_instance", instance_args(lam, name="embed", count=3))
-    assert sorted(i["name"] for i in up["instances"]) == ["embed-1", "embed-2", "embed-3"]
+    assert [i["name"] for i in up["instances"]] == ["embed-1", "embed-2", "embed-3"]
     down = run_module("lambda_instance", instance_args(lam, name="embed", count=2))
-    assert down.changed and sorted(i["name"] for i in down["instances"]) == ["embed-1", "embed-2"]
+    assert down.changed and [i["name"] for i in down["instances"]] == ["embed-1", "embed-2"]
+    assert [i["id"] for i in down["instances"]] == [i["id"] for i in up["instances"][:2]]
+
+
+def test_crossing_a_count_of_one_keeps_the_members(lam):
+    two = run_module("lambda_instance", instance_args(lam, count=2))["instances"]
+
+    seq = lam.last_seq()
+    one = run_module("lambda_instance", instance_args(lam, count=1))
+    assert one.changed and [i["id"] for i in one["instances"]] == [two[0]["id"]]
+    [terminate] = writes(lam, seq, "/terminate")
+    assert writes(lam, seq, "/launch") == [] and len(lam.writes_since(seq)) == 1
+    assert terminate["status"] == 200
+
+    seq = lam.last_seq()
+    three = run_module("lambda_instance", instance_args(lam, count=3))
+    assert [i["name"] for i in three["instances"]] == ["sophia-gpu-1", "sophia-gpu-2", "sophia-gpu-3"]
+    assert three["instances"][0]["id"] == two[0]["id"]
+    assert len(writes(lam, seq, "/launch")) == 2 and writes(lam, seq, "/terminate") == []
+
+
+def test_an_unnumbered_instance_of_an_earlier_release_stays_a_member(lam):
+    lam.api("POST", "/instance-operations/launch", json={
+        "region_name": "us-east-1", "instance_type_name": A100, "ssh_key_names": ["sophia-ops"],
+        "name": "sophia-gpu", "tags": [{"key": "sophia-ops:pool", "value": "sophia-gpu"}]})
+    seq = lam.last_seq()
+    kept = run_module("lambda_instance", instance_args(lam))
+    assert not kept.changed and [i["name"] for i in kept["instances"]] == ["sophia-gpu"]
+    assert lam.writes_since(seq) == []
+    grown = run_module("lambda_instance", instance_args(lam, count=2))
+    assert [i["name"] for i in grown["instances"]] == ["sophia-gpu", "sophia-gpu-1"]
+
+
+def test_shrinking_gives_up_an_unhealthy_member_first(lam):
+    first, second = run_module("lambda_instance", instance_args(lam, count=2))["instances"]
+    lam.set_status(first["id"], "unhealthy")
+    shrunk = run_module("lambda_instance", instance_args(lam, count=1))
+    assert shrunk.changed and not shrunk.failed
+    assert [i["id"] for i in shrunk["instances"]] == [second["id"]]
+
+
+def test_a_negative_count_fails_before_any_request(lam):
+    assert run_module("lambda_instance", instance_args(lam, count=1)).changed
+    seq = lam.last_seq()
+    failed = run_module("lambda_instance", instance_args(lam, count=-1))
+    assert failed.failed and "count must be 0 or more" in failed["msg"] and not failed.changed
+    assert lam.requests_since(seq) == []
+    assert len(live(lam)) == 1  # the pool kept its member
+
+
+def test_a_failure_after_a_launch_still_reports_the_change(lam):
+    lam.settings(instance_quota=1)
+    failed = run_module("lambda_instance", instance_args(lam, count=2))
+    assert failed.failed and "quota" in failed["msg"].lower()
+    assert failed.changed and len(live(lam)) == 1
 
 
 def test_a_lost_launch_answer_leaves_exactly_one_instance(lam):
@@ -101,6 +165,27 @@ def test_unhealthy_fails_fast(lam):
     lam.set_status(launched["instances"][0]["id"], "unhealthy")
     failed = run_module("lambda_instance", instance_args(lam))
     assert failed.failed and "unhealthy" in failed["msg"]
+    assert [i["status"] for i in failed["instances"]] == ["unhealthy"]
+
+
+def test_an_instance_preempted_while_booting_ends_the_wait_at_once(lam):
+    lam.settings(boot_seconds=60)
+
+    def preempt():
+        for dummy in range(200):
+            booting = live(lam)
+            if booting:
+                lam.set_status(booting[0]["id"], "preempted")
+                return
+            time.sleep(0.05)
+
+    preempter = threading.Thread(target=preempt, daemon=True)
+    preempter.start()
+    started = time.monotonic()
+    failed = run_module("lambda_instance", instance_args(lam, wait_timeout=50))
+    preempter.join()
+    assert failed.failed and "preempted" in failed["msg"] and failed.changed
+    assert time.monotonic() - started < 30
 
 
 def test_restarted(lam):
@@ -109,9 +194,20 @@ def test_restarted(lam):
     assert restarted.changed and restarted["instances"][0]["status"] == "active"
 
 
-def test_throttled_launches_wait_out_the_limit(lam):
-    lam.settings(rate_limits=True, launch_interval_seconds=2)
-    pool = run_module("lambda_instance", instance_args(lam, name="burst", count=2))
+def test_a_pool_launches_within_the_limits(lam):
+    lam.settings(rate_limits=True, launch_interval_seconds=1)
+    seq = lam.last_seq()
+    pool = run_module("lambda_instance", instance_args(lam, name="burst", count=3, launch_interval=1))
+    assert pool.changed and len(pool["instances"]) == 3
+    answers = lam.requests_since(seq)
+    assert [e["status"] for e in answers if e["path"].endswith("/launch")] == [200, 200, 200]
+    assert [e for e in answers if e["status"] == 429] == []
+
+
+def test_a_throttled_launch_is_sent_again(lam):
+    lam.settings(rate_limits=True, launch_interval_seconds=1.5)
+    seq = lam.last_seq()
+    pool = run_module("lambda_instance", instance_args(lam, name="burst", count=2, launch_interval=0.5))
     assert pool.changed and len(pool["instances"]) == 2
-    launches = [e for e in lam.requests_since(0) if e["path"].endswith("/launch")]
-    assert [e["status"] for e in launches].count(200) == 2
+    launches = [e["status"] for e in lam.requests_since(seq) if e["path"].endswith("/launch")]
+    assert launches.count(200) == 2 and 429 in launches

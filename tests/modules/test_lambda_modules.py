@@ -33,15 +33,67 @@ def test_ssh_key_lifecycle(lambda_api):
     assert not run_module("lambda_ssh_key", dict(args, state="absent")).changed
 
 
-def test_a_generated_private_key_goes_to_a_file_and_nowhere_else(lambda_api, tmp_path):
+def private_lines(path):
+    """The base64 lines of a private key file, none of which may show in a task's output."""
+    return [line for line in path.read_text().splitlines() if not line.startswith("-----")]
+
+
+def registered_key(lambda_api, name):
+    return next(k["public_key"] for k in lambda_api.api("GET", "/ssh-keys").json()["data"] if k["name"] == name)
+
+
+def test_a_kept_pair_is_made_on_the_controller_and_its_private_key_goes_nowhere_else(lambda_api, tmp_path):
     path = tmp_path / "lambda_key"
-    made = run_module("lambda_ssh_key", lambda_api.module_args(name="generated", private_key_path=str(path)))
+    args = lambda_api.module_args(name="generated", private_key_path=str(path))
+    seq = lambda_api.last_seq()
+    predicted = run_module("lambda_ssh_key", args, check=True)
+    assert predicted.changed and not path.exists() and lambda_api.writes_since(seq) == []
+
+    made = run_module("lambda_ssh_key", args, diff=True)
     assert made.changed and made["private_key_path"] == str(path)
     key = path.read_text()
     assert key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----") and oct(path.stat().st_mode & 0o777) == "0o600"
-    assert key.splitlines()[1] not in json.dumps(made)
-    again = run_module("lambda_ssh_key", lambda_api.module_args(name="generated", private_key_path=str(path)))
-    assert not again.changed and path.read_text() == key
+    assert not any(line in json.dumps(made) for line in private_lines(path))
+    assert made["lambda_ssh_key"]["public_key"] == registered_key(lambda_api, "generated")
+    assert made["lambda_ssh_key"]["public_key"].startswith("ssh-ed25519 ")
+
+    seq = lambda_api.last_seq()
+    again = run_module("lambda_ssh_key", args)
+    assert not again.changed and path.read_text() == key and lambda_api.writes_since(seq) == []
+
+
+def test_rotation_keeps_the_previous_private_key(lambda_api, tmp_path):
+    path, previous = tmp_path / "lambda_key", tmp_path / "lambda_key.previous"
+    args = lambda_api.module_args(name="generated", private_key_path=str(path))
+    first = run_module("lambda_ssh_key", args)["lambda_ssh_key"]["public_key"]
+    first_private = path.read_text()
+
+    seq = lambda_api.last_seq()
+    predicted = run_module("lambda_ssh_key", dict(args, rotate=True), check=True)
+    assert predicted.changed and path.read_text() == first_private and not previous.exists()
+    assert lambda_api.writes_since(seq) == []
+
+    rotated = run_module("lambda_ssh_key", dict(args, rotate=True))
+    assert rotated.changed and rotated["previous_private_key_path"] == str(previous)
+    assert previous.read_text() == first_private and oct(previous.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    second = registered_key(lambda_api, "generated")
+    assert second != first and rotated["lambda_ssh_key"]["public_key"] == second
+    assert not any(line in json.dumps(rotated) for line in private_lines(path) + private_lines(previous))
+
+    again = run_module("lambda_ssh_key", dict(args, rotate=True))
+    assert again.changed and registered_key(lambda_api, "generated") not in (first, second)
+
+
+def test_a_registered_key_without_its_private_key_is_only_replaced_on_request(lambda_api, tmp_path):
+    lambda_api.api("POST", "/ssh-keys", json={"name": "sophia-ops", "public_key": PUBLIC_KEY})
+    path = tmp_path / "lambda_key"
+    args = lambda_api.module_args(name="sophia-ops", private_key_path=str(path))
+    refused = run_module("lambda_ssh_key", args)
+    assert refused.failed and "rotate" in refused["msg"] and not refused.changed and not path.exists()
+    replaced = run_module("lambda_ssh_key", dict(args, rotate=True))
+    assert replaced.changed and path.exists() and registered_key(lambda_api, "sophia-ops") != PUBLIC_KEY
+    assert "previous_private_key_path" not in replaced
 
 
 def test_filesystem_lifecycle(lambda_api):
@@ -99,5 +151,5 @@ def test_instance_info_filters(lambda_api):
     other = run_module("lambda_instance_info", lambda_api.module_args(pool="other"))
     assert len(everything["instances"]) == 1 and len(pool["instances"]) == 1 and other["instances"] == []
     by_id = run_module("lambda_instance_info", lambda_api.module_args(instance_id=pool["instances"][0]["id"]))
-    assert by_id["instances"][0]["name"] == "info-pool"
+    assert by_id["instances"][0]["name"] == "info-pool-1"
     assert "sophia-ops" not in json.dumps(lambda_api.requests_since(0))  # the log holds no bodies

@@ -70,6 +70,19 @@ def run_module(module, args, check=False, diff=False, env=None, timeout=300):
     return ModuleResult(result)
 
 
+def start_module(module, args, check=False, env=None):
+    """Start one module run in the background, for a test to kill (``tests.support.watch.kill_tree``)
+    at a moment of its choosing."""
+    cmd = [
+        _bin("ansible"), "localhost", "-i", "localhost,", "-c", "local",
+        "-e", "ansible_python_interpreter=%s" % sys.executable,
+        "-m", module if "." in module else "sophia.ops.%s" % module,
+        "-a", json.dumps(args),
+    ] + (["--check"] if check else [])
+    return subprocess.Popen(cmd, cwd=REPO_ROOT, env=ansible_env(env), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=False, env=None, timeout=900):
     """Run a playbook with the JSON callback; returns (returncode, parsed output, stderr)."""
     cmd = [_bin("ansible-playbook"), str(playbook)]
