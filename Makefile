@@ -27,8 +27,11 @@ lint: setup
 sanity: setup
 	scripts/sanity
 
+# Three workers: the integration tests mostly wait (emulator clocks, ansible start-up), even on two cores.
+PYTEST_WORKERS ?= 3
+
 pytest: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 molecule: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/molecule test --all
