@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_client import APIError
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import GONE, FlyTimeout
@@ -451,25 +452,19 @@ class GroupRollout:
             pending = [m for m in pending if m not in batch]
             number += 1
             began = self.clock()
-            outcomes = in_parallel(self.act_on, batch, self.workers)
             # While this batch comes up, the leases of the one that should follow it are taken.
-            ahead = next_batch(pending, self.healthy | set(m["id"] for m in batch), self.size, self.max_unavailable)
-            self.ops.leases.acquire_soon([m["id"] for m in ahead])
-            for machine, after, error in outcomes:
+            ahead = [m["id"] for m in next_batch(pending, self.healthy | set(m["id"] for m in batch), self.size,
+                                                 self.max_unavailable)]
+            outcomes, error = self.act_and_wait(self.act_on, batch,
+                                                meanwhile=partial(self.ops.leases.acquire_soon, ahead))
+            for machine, after, failure in outcomes:
                 self.healthy.discard(machine["id"])
-                if error is None:
+                if failure is None:
                     action = self.plan.actions[machine["id"]]
                     self.summary[{"update": "updated", "start": "started", "restart": "restarted"}[action]].append(
                         machine["id"])
                     if action == "update":
                         changed.append((machine, after))
-            started = [after for dummy, after, error in outcomes if error is None]
-            error = first_error(outcomes)
-            if error is None:
-                try:
-                    self.ops.wait_healthy(started)
-                except RolloutError as exc:
-                    error = exc
             self.ops.leases.release_soon([m["id"] for m in batch])
             if error is not None:
                 self.fail_batch(error, changed, batch)
@@ -477,6 +472,20 @@ class GroupRollout:
             self.note("batch %d: %s %s, healthy after %.1fs" % (
                 number, "/".join(sorted(set(self.plan.actions[m["id"]] for m in batch))),
                 ", ".join(m["id"] for m in batch), self.clock() - began))
+
+    def act_and_wait(self, func, items, meanwhile=None):
+        """``func`` on every item side by side, then one wait until the machines they answered are healthy
+        (``meanwhile`` runs in between). Answers the outcomes and the first error, the wait's included."""
+        outcomes = in_parallel(func, items, self.workers)
+        if meanwhile:
+            meanwhile()
+        error = first_error(outcomes)
+        if error is None:
+            try:
+                self.ops.wait_healthy([machine for dummy, machine, dummy in outcomes])
+            except RolloutError as exc:
+                error = exc
+        return outcomes, error
 
     def act_on(self, machine):
         action = self.plan.actions[machine["id"]]
@@ -502,16 +511,10 @@ class GroupRollout:
             current = self.ops.client.get_machine(self.ops.app, after["id"]) or after
             return self.ops.update(current, before["config"])
 
-        outcomes = in_parallel(restore, changed, self.workers)
-        restored = [after for dummy, after, error in outcomes if error is None]
+        outcomes, error = self.act_and_wait(restore, changed)
+        restored = [after for dummy, after, failure in outcomes if failure is None]
         self.summary["rolled_back"] = [m["id"] for m in restored]
-        in_parallel(lambda pair: self.ops.leases.release(pair[0]["id"]), changed, self.workers)
-        error = first_error(outcomes)
-        if error is None:
-            try:
-                self.ops.wait_healthy(restored)
-            except RolloutError as exc:
-                error = exc
+        self.ops.leases.release_soon([before["id"] for before, dummy in changed])
         if error is not None:
             return "rolling back failed too: %s" % error
         return "rolled back: %s" % ", ".join(m["id"] for m in restored)
@@ -526,15 +529,9 @@ class GroupRollout:
             config = self.with_volumes(self.plan.config_for(None), region)
             return self.ops.create({"region": region, "config": config})
 
-        outcomes = in_parallel(make, self.plan.create_regions, self.workers)
-        made = [machine for dummy, machine, error in outcomes if error is None]
+        outcomes, error = self.act_and_wait(make, self.plan.create_regions)
+        made = [machine for dummy, machine, failure in outcomes if failure is None]
         self.summary["created"] = [m["id"] for m in made]
-        error = first_error(outcomes)
-        if error is None:
-            try:
-                self.ops.wait_healthy(made)
-            except RolloutError as exc:
-                error = exc
         if error is not None:
             raise RolloutError("creating %d machine(s) failed: %s" % (len(self.plan.create_regions), error),
                                getattr(error, "machine_ids", ()))
