@@ -31,6 +31,8 @@ DEFAULT_EVENTS = 20
 # Where machines and volumes go when the request names no region (the emulated app's primary region).
 DEFAULT_REGION = "iad"
 NONCE_HEADER = "fly-machine-lease-nonce"
+# What a fresh volume's file system takes, and what a snapshot of it holds.
+EMPTY_VOLUME_BYTES = 4 * 1024 ** 2
 
 
 def iso(at=None):
@@ -125,6 +127,14 @@ class FlyService(Service):
             raise HTTPError(404, {"error": "volume not found"})
         return volume
 
+    def snapshot(self, app_name, snapshot_id):
+        """A snapshot of one of the app's volumes (a volume create restores it)."""
+        for volume in self.store.list("volume", app_name):
+            for snapshot in volume["snapshots"]:
+                if snapshot["id"] == snapshot_id:
+                    return snapshot
+        raise HTTPError(404, {"error": "snapshot %s not found" % snapshot_id})
+
     def live_machines(self, app_name):
         return [m for m in self.store.list("machine", app_name) if state_at(m) != "destroyed"]
 
@@ -163,7 +173,7 @@ class FlyService(Service):
         out["blocks"] = volume["size_gb"] * 262144
         out["blocks_free"] = out["blocks_avail"] = out["blocks"] - 1024
         out["bytes_total"] = volume["size_gb"] * 1024 ** 3
-        out["bytes_used"] = 4 * 1024 ** 2
+        out["bytes_used"] = volume.get("bytes_used", EMPTY_VOLUME_BYTES)
         return out
 
     def lease_of(self, machine):
@@ -519,9 +529,15 @@ class FlyService(Service):
         body = request.json()
         if not VOLUME_NAME.match(body.get("name") or ""):
             raise HTTPError(400, {"error": "name must be 1-30 lowercase letters, digits and underscores"})
-        size = body.get("size_gb", 3)
+        source = self.snapshot(app_name, body["snapshot_id"]) if body.get("snapshot_id") is not None else None
+        # A restore is at least as large as the volume the snapshot was taken of, and that is its default size.
+        least = int(math.ceil(source["volume_size"] / 1024.0 ** 3)) if source else 1
+        size = body.get("size_gb", least if source else 3)
         if not isinstance(size, int) or not 1 <= size <= 500:
             raise HTTPError(400, {"error": "size_gb must be between 1 and 500"})
+        if size < least:
+            raise HTTPError(400, {"error": "size_gb must be at least %d, the size of the volume snapshot %s was "
+                                           "taken of" % (least, source["id"])})
         retention = body.get("snapshot_retention", 5)
         if not isinstance(retention, int) or not 1 <= retention <= 60:
             raise HTTPError(400, {"error": "snapshot_retention must be between 1 and 60"})
@@ -531,7 +547,9 @@ class FlyService(Service):
                   "encrypted": body.get("encrypted", True), "snapshot_retention": retention,
                   "auto_backup_enabled": body.get("auto_backup_enabled", True), "fstype": "ext4",
                   "block_size": 4096, "type": "local", "zone": random_id(4), "host_status": "ok",
-                  "created_at": iso(), "snapshots": []}
+                  "created_at": iso(), "snapshots": [],
+                  # A restored volume holds the snapshot's data; a new one only its empty file system.
+                  "bytes_used": source["size"] if source else EMPTY_VOLUME_BYTES}
         self.store.put("volume", volume["id"], volume, parent=app_name)
         return 200, self.render_volume(volume)
 
@@ -584,7 +602,7 @@ class FlyService(Service):
     def create_snapshot(self, request, app_name, volume_id):
         volume = self.volume(app_name, volume_id)
         volume["snapshots"].append({"id": "vs_" + random_id(12), "created_at": iso(), "status": "created",
-                                    "size": 4 * 1024 ** 2, "volume_size": volume["size_gb"] * 1024 ** 3,
+                                    "size": volume.get("bytes_used", EMPTY_VOLUME_BYTES), "volume_size": volume["size_gb"] * 1024 ** 3,
                                     "retention_days": volume["snapshot_retention"],
                                     "digest": hashlib.md5(volume_id.encode()).hexdigest() + "-1"})
         self.store.put("volume", volume_id, volume, parent=app_name)

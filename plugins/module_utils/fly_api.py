@@ -336,6 +336,33 @@ class FlyClient(RetryingClient):
     def list_volume_snapshots(self, app, volume_id):
         return self.request("GET", "/apps/%s/volumes/%s/snapshots" % (app, volume_id)) or []
 
+    def create_volume_snapshot(self, app, volume_id, known_ids=None, wait_timeout=0):
+        """Take an on-demand snapshot; answers it, or None when it is not listed yet and
+        ``wait_timeout`` is 0.
+
+        The answer has no body (the document: 200, no content), so the new snapshot is the one in
+        the listing that is not among ``known_ids`` (the IDs listed before; listed here when not
+        given). The same look before a retry after a lost answer keeps the retry from taking a
+        second snapshot. With ``wait_timeout``, waits up to that many seconds for it to be listed.
+        """
+        if known_ids is None:
+            known_ids = [s.get("id") for s in self.list_volume_snapshots(app, volume_id)]
+        known = set(known_ids)
+
+        def find_new():
+            new = [s for s in self.list_volume_snapshots(app, volume_id) if s.get("id") not in known]
+            # Should a scheduled snapshot land meanwhile, the newest is the one asked for.
+            return max(new, key=lambda s: s.get("created_at") or "") if new else None
+
+        answer = self.request("POST", "/apps/%s/volumes/%s/snapshots" % (app, volume_id), before_retry=find_new)
+        if isinstance(answer, dict) and answer.get("id"):
+            return answer
+        if not wait_timeout:
+            return find_new()
+        return self.waiter.until(lambda remaining: find_new(), wait_timeout,
+                                 what="snapshot of volume %s to be listed" % volume_id, interval=0.5,
+                                 max_interval=5.0, backoff=1.5)
+
     # --------------------------------------------------------------- secrets
     def list_secrets(self, app):
         return self.request("GET", "/apps/%s/secrets" % app).get("secrets") or []

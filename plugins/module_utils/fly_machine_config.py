@@ -44,7 +44,18 @@ def _scalar_equal(wanted, actual):
         and str(wanted) == str(actual)
 
 
+# A service's autostop is "off", "stop" or "suspend"; the API also takes and may answer the older
+# booleans, false for "off" and true for "stop".
+_AUTOSTOP_BOOLEANS = {False: "off", True: "stop"}
+
+
+def _autostop(value):
+    return _AUTOSTOP_BOOLEANS.get(value, value) if isinstance(value, bool) else value
+
+
 def _matches(wanted, actual, key=None):
+    if key == "autostop":
+        return _autostop(wanted) == _autostop(actual)
     if is_empty(wanted):
         return is_empty(actual)
     if isinstance(wanted, dict):

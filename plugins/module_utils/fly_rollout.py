@@ -5,8 +5,8 @@
 
 - ``GroupPlan`` works out, without touching anything, what a process group
   needs: machines to create, update, start, restart (after a volume grew) or
-  destroy, volumes to grow, and members already on the wanted config that are
-  not healthy. Health is part of the plan: a member failing its checks is
+  destroy, volumes to grow or to give the wanted snapshot settings, and members
+  already on the wanted config that are not healthy. Health is part of the plan: a member failing its checks is
   never "unchanged".
 - ``next_batch`` picks the members to act on next so that the number of
   healthy members never drops below the floor (``size - max_unavailable``, and
@@ -41,7 +41,11 @@ MAX_WORKERS = 8
 # Seconds from a machine's start to the first look at its checks.
 CHECKS_SETTLE = 0.35
 SUMMARY_KEYS = ("created", "updated", "started", "restarted", "destroyed", "rolled_back", "unchanged",
-                "grown_volumes", "unhealthy", "progress")
+                "grown_volumes", "volumes_updated", "unhealthy", "progress")
+# Volume settings the API can change in place (PUT /apps/{app}/volumes/{id}), compared when given.
+VOLUME_SETTINGS = ("snapshot_retention", "auto_backup_enabled")
+# The API still lists a deleted volume for a while, in one of these states.
+VOLUME_GONE = ("pending_destroy", "destroyed")
 
 
 class RolloutError(Exception):
@@ -111,6 +115,11 @@ def mounted_volume(machine, path):
     return None
 
 
+def volume_settings(volume):
+    """The snapshot settings the ``volume`` option asks for (those given)."""
+    return dict((key, volume[key]) for key in VOLUME_SETTINGS if (volume or {}).get(key) is not None)
+
+
 class GroupPlan:
     """What a process group needs to become ``count`` healthy machines of ``config`` over ``regions``."""
 
@@ -140,6 +149,7 @@ class GroupPlan:
             self.create_regions.append(region)
 
         self.grow = self._volumes_to_grow()
+        self.retune = self._volumes_to_retune(live)
         grown_machines = set(v.get("attached_machine_id") for v in self.grow)
         self.actions = {}  # machine ID -> update | start | restart
         self.unhealthy = []  # on the wanted config and meant to run, but not healthy: waited for first
@@ -174,6 +184,27 @@ class GroupPlan:
                 grow.append(volume)
         return grow
 
+    def _volumes_to_retune(self, live):
+        """``[(volume, changes)]``: the group's volumes whose snapshot settings differ from the wanted ones.
+        The group's volumes are those its machines mount and the free ones of its volume name, which new
+        machines take."""
+        wanted = volume_settings(self.volume)
+        if not wanted:
+            return []
+        members = set(m["id"] for m in live)
+        mounted = set(mounted_volume(m, self.volume["path"]) for m in live)
+        retune = []
+        for volume in self.volumes:
+            holder = volume.get("attached_machine_id")
+            ours = volume["id"] in mounted or (volume.get("name") == self.volume["name"]
+                                               and (not holder or holder in members))
+            if not ours or volume.get("state") in VOLUME_GONE:
+                continue
+            changes = dict((key, value) for key, value in wanted.items() if volume.get(key) != value)
+            if changes:
+                retune.append((volume, changes))
+        return retune
+
     def wanted_for(self, machine):
         """True when the machine already has the wanted config."""
         return config_matches(self.config_for(machine), machine.get("config"))
@@ -195,7 +226,7 @@ class GroupPlan:
     @property
     def changes(self):
         """Whether carrying the plan out writes anything (waiting for unhealthy members does not)."""
-        return bool(self.destroy or self.create_regions or self.actions or self.grow)
+        return bool(self.destroy or self.create_regions or self.actions or self.grow or self.retune)
 
     def summary(self):
         """What carrying the plan out would do, in the shape of what a rollout did."""
@@ -203,7 +234,9 @@ class GroupPlan:
         summary.update(created=["new-%d" % n for n in range(1, len(self.create_regions) + 1)],
                        updated=self.ids("update"), started=self.ids("start"), restarted=self.ids("restart"),
                        destroyed=[m["id"] for m in self.destroy], unchanged=[m["id"] for m in self.unchanged],
-                       grown_volumes=[v["id"] for v in self.grow], unhealthy=[m["id"] for m in self.unhealthy])
+                       grown_volumes=[v["id"] for v in self.grow],
+                       volumes_updated=[v["id"] for v, dummy in self.retune],
+                       unhealthy=[m["id"] for m in self.unhealthy])
         return summary
 
 
@@ -371,8 +404,9 @@ class VolumePool:
                     self.claimed.add(volume["id"])
                     return volume["id"]
             known_ids = [v["id"] for v in self.known]
-        made = self.client.create_volume(self.app, {"name": self.wanted["name"], "region": region,
-                                                    "size_gb": self.wanted.get("size_gb") or 1}, known_ids=known_ids)
+        body = dict({"name": self.wanted["name"], "region": region, "size_gb": self.wanted.get("size_gb") or 1},
+                    **volume_settings(self.wanted))
+        made = self.client.create_volume(self.app, body, known_ids=known_ids)
         with self.lock:
             self.known.append(made)
             self.claimed.add(made["id"])
@@ -399,8 +433,9 @@ class GroupRollout:
         self.summary["progress"].append(line)
 
     def run(self):
-        """Grow volumes, wait for unhealthy members, roll the rest in batches, create, destroy the
-        surplus. Raises RolloutError; ``summary`` holds what was done."""
+        """Set volumes' snapshot settings, grow volumes, wait for unhealthy members, roll the rest in
+        batches, create, destroy the surplus. Raises RolloutError; ``summary`` holds what was done."""
+        self.retune_volumes()
         self.grow_volumes()
         self.settle_unhealthy()
         self.roll()
@@ -409,6 +444,17 @@ class GroupRollout:
         return self.summary
 
     # ------------------------------------------------------------ volumes
+    def retune_volumes(self):
+        """Snapshot settings change in place: no machine is touched, so they go first, all at once."""
+        outcomes = in_parallel(lambda pair: self.ops.client.update_volume(self.ops.app, pair[0]["id"], pair[1]),
+                               self.plan.retune, self.workers)
+        self.summary["volumes_updated"] = [v["id"] for (v, dummy), dummy, error in outcomes if error is None]
+        error = first_error(outcomes)
+        if error:
+            raise RolloutError("updating the snapshot settings of volumes failed: %s" % error)
+        if self.plan.retune:
+            self.note("set the snapshot settings of %d volume(s)" % len(self.plan.retune))
+
     def grow_volumes(self):
         size = self.plan.volume["size_gb"] if self.plan.grow else None
         outcomes = in_parallel(lambda v: self.ops.client.extend_volume(self.ops.app, v["id"], size), self.plan.grow,

@@ -94,6 +94,10 @@ options:
       - In process-group mode, one volume per machine, mounted at O(volume.path). A machine keeps the volume
         it has; a new one gets a free volume of that name in its region, or a new one.
       - Volumes of destroyed machines are kept (with their data) and used again by later machines.
+      - O(volume.snapshot_retention) and O(volume.auto_backup_enabled), when given, are set on every new volume
+        and compared on the group's volumes (those its machines mount, and free ones of O(volume.name)); a
+        volume that differs is updated in place, before any machine is touched, and listed in the summary's
+        C(volumes_updated).
     type: dict
     suboptions:
       name:
@@ -111,6 +115,16 @@ options:
             shrink, so a size below an existing volume's fails before any write.
           - When not set, existing volumes are left as they are and new ones get 1 GB.
         type: int
+      snapshot_retention:
+        description:
+          - Days Fly.io keeps the snapshots of every member's volume (1 to 60).
+          - When not set, existing volumes keep theirs and new ones get the platform's default (5).
+        type: int
+      auto_backup_enabled:
+        description:
+          - Whether Fly.io takes a daily snapshot of every member's volume.
+          - When not set, existing volumes keep theirs and new ones get the platform's default (V(true)).
+        type: bool
   state:
     description:
       - V(started), V(stopped) or V(suspended) for one machine; V(started) or V(absent) for a process group.
@@ -184,13 +198,18 @@ EXAMPLES = r"""
       max_unavailable: 2
       health_timeout: 180
 
-- name: Weaviate with a data volume on each machine
+- name: Weaviate with a data volume on each machine, snapshotted daily and kept two weeks
   sophia.ops.fly_machine:
     app: sophia-weaviate
     group: app
     count: 2
     regions: [iad]
-    volume: {name: weaviate_data, path: /var/lib/weaviate, size_gb: 20}
+    volume:
+      name: weaviate_data
+      path: /var/lib/weaviate
+      size_gb: 20
+      snapshot_retention: 14
+      auto_backup_enabled: true
     config:
       image: semitechnologies/weaviate:1.32.0
       guest: {cpus: 2, memory_mb: 2048}
@@ -247,12 +266,13 @@ summary:
     - What the task did to the process group, in the same shape whether it changed anything, failed or ran
       in check mode (then what it would do; machines still to be made are named C(new-1), C(new-2), ...).
     - C(created), C(updated), C(started), C(restarted), C(destroyed), C(rolled_back), C(unchanged) list
-      machine IDs; C(grown_volumes) volume IDs; C(unhealthy) the members found on the wanted config but not
-      healthy, which are waited for first; C(progress) one line per step (each batch, creates, volumes).
+      machine IDs; C(grown_volumes) and C(volumes_updated) (snapshot settings set) volume IDs; C(unhealthy)
+      the members found on the wanted config but not healthy, which are waited for first; C(progress) one
+      line per step (each batch, creates, volumes).
   returned: when O(group) is set, on failure too
   type: dict
   sample: {"created": ["3d8d413b29d089"], "updated": [], "started": [], "restarted": [], "destroyed": [],
-           "rolled_back": [], "unchanged": [], "grown_volumes": [], "unhealthy": [],
+           "rolled_back": [], "unchanged": [], "grown_volumes": [], "volumes_updated": [], "unhealthy": [],
            "progress": ["created 1 machine(s), healthy after 3.1s"]}
 """
 
@@ -283,12 +303,17 @@ def machine_view(machine):
 
 
 def group_diff(plan, image):
-    """Before and after of a process group: its machines by ID, new ones as new-1, new-2, ..."""
+    """Before and after of a process group: its machines by ID, new ones as new-1, new-2, ..., and the
+    snapshot settings of the volumes whose settings change."""
     before = dict((m["id"], machine_view(m)) for m in plan.keep + plan.destroy)
     after = dict((m["id"], dict(machine_view(m), image=image, state="started")) for m in plan.keep)
     for number, region in enumerate(plan.create_regions, 1):
         after["new-%d" % number] = {"region": region, "image": image, "state": "started"}
-    return {"machines": before}, {"machines": after}
+    before, after = {"machines": before}, {"machines": after}
+    if plan.retune:
+        before["volumes"] = dict((v["id"], dict((key, v.get(key)) for key in changes)) for v, changes in plan.retune)
+        after["volumes"] = dict((v["id"], dict(changes)) for v, changes in plan.retune)
+    return before, after
 
 
 def state_actions(state, wanted, updated=False):
@@ -470,6 +495,8 @@ def main():
             name=dict(type="str", required=True),
             path=dict(type="str", required=True),
             size_gb=dict(type="int"),
+            snapshot_retention=dict(type="int"),
+            auto_backup_enabled=dict(type="bool"),
         )),
         state=dict(type="str", choices=["started", "stopped", "suspended", "absent"], default="started"),
         rollout=dict(type="dict", default={}, options=dict(
@@ -498,6 +525,9 @@ def main():
         module.fail_json(msg="rollout.max_unavailable must be above 0, not %s" % params["rollout"]["max_unavailable"])
     if params["volume"] and params["volume"]["size_gb"] is not None and params["volume"]["size_gb"] < 1:
         module.fail_json(msg="volume.size_gb must be 1 or more, not %d" % params["volume"]["size_gb"])
+    retention = (params["volume"] or {}).get("snapshot_retention")
+    if retention is not None and not 1 <= retention <= 60:
+        module.fail_json(msg="volume.snapshot_retention must be between 1 and 60 days, not %d" % retention)
     FlyMachine(module).run()
 
 

@@ -56,12 +56,20 @@ options:
     type: bool
   snapshot_retention:
     description:
-      - Days to keep snapshots (1 to 60).
+      - Days to keep snapshots (1 to 60). New volumes get the platform's default (5) when not set.
     type: int
   auto_backup_enabled:
     description:
       - Whether Fly.io takes daily snapshots.
     type: bool
+  snapshot_id:
+    description:
+      - Create the volume from this snapshot (C(vs_...)) of one of the app's volumes, for example to restore
+        it or to try a restore out (see M(sophia.ops.fly_volume_snapshot) and M(sophia.ops.fly_volume_info)).
+      - Only used when the volume is created; an existing volume is left as it is.
+      - Without O(size_gb), the new volume gets the size the platform gives a restore (that of the volume the
+        snapshot was taken of); a size below that is refused by the platform.
+    type: str
   state:
     description:
       - V(present) creates or updates the volume; V(absent) deletes it.
@@ -83,6 +91,13 @@ EXAMPLES = r"""
     region: iad
     size_gb: 20
     snapshot_retention: 14
+
+- name: A new volume restored from a snapshot, to try the restore out
+  sophia.ops.fly_volume:
+    app: sophia-weaviate
+    name: restore_drill
+    region: iad
+    snapshot_id: vs_4LNvXLLK0P6tk6KgqoexaBw
 
 - name: Delete a scratch volume (its data goes with it)
   sophia.ops.fly_volume:
@@ -126,6 +141,10 @@ fly_volume:
       description: Whether daily snapshots are taken.
       type: bool
       sample: true
+    bytes_used:
+      description: Bytes in use on the volume (for a restored one, the data it got from its snapshot).
+      type: int
+      sample: 36007729
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -223,8 +242,12 @@ class FlyVolume(FlyModule):
         params = self.params
         if not params["region"]:
             self.fail("creating a volume needs name and region")
-        body = {"name": params["name"], "region": params["region"], "size_gb": params["size_gb"] or 1,
-                "encrypted": params["encrypted"] is not False}
+        body = {"name": params["name"], "region": params["region"], "encrypted": params["encrypted"] is not False}
+        if params["snapshot_id"]:
+            body["snapshot_id"] = params["snapshot_id"]
+        if params["size_gb"] or not params["snapshot_id"]:
+            # A restore without a size is as large as the volume its snapshot was taken of.
+            body["size_gb"] = params["size_gb"] or 1
         body.update((key, params[key]) for key in SETTINGS if params[key] is not None)
         self.changed = True
         self.set_diff({}, body)
@@ -260,11 +283,15 @@ def main():
         encrypted=dict(type="bool"),
         snapshot_retention=dict(type="int"),
         auto_backup_enabled=dict(type="bool"),
+        snapshot_id=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         confirm_delete=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("name", "volume_id")])
+    retention = module.params["snapshot_retention"]
+    if retention is not None and not 1 <= retention <= 60:
+        module.fail_json(msg="snapshot_retention must be between 1 and 60 days, not %d" % retention)
     FlyVolume(module).run()
 
 

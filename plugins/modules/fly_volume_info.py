@@ -35,6 +35,11 @@ options:
     description:
       - Only volumes in this region.
     type: str
+  snapshots:
+    description:
+      - Also list each volume's snapshots, under C(snapshots), oldest first (one more request per volume).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -43,6 +48,14 @@ EXAMPLES = r"""
     app: sophia-weaviate
     name: weaviate_data
   register: weaviate_volumes
+
+- name: The newest snapshot of any of Weaviate's volumes
+  sophia.ops.fly_volume_info:
+    app: sophia-weaviate
+    name: weaviate_data
+    snapshots: true
+  register: weaviate_backups
+  # weaviate_backups.volumes | map(attribute='snapshots') | flatten | sort(attribute='created_at') | last
 """
 
 RETURN = r"""
@@ -53,6 +66,17 @@ volumes:
   elements: dict
   sample: [{"id": "vol_2n0l3vl60qpv635d", "name": "weaviate_data", "region": "iad", "size_gb": 20,
             "attached_machine_id": "1857156b526dd8"}]
+  contains:
+    snapshots:
+      description:
+        - The volume's snapshots as the API lists them (C(id), C(created_at), C(status), C(size),
+          C(volume_size), C(retention_days)), oldest first, each with the C(volume_id) it is of.
+      returned: when O(snapshots=true)
+      type: list
+      elements: dict
+      sample: [{"id": "vs_4LNvXLLK0P6tk6KgqoexaBw", "created_at": "2026-03-02T20:59:35Z", "status": "created",
+                "size": 36007729, "volume_size": 21474836480, "retention_days": 14,
+                "volume_id": "vol_2n0l3vl60qpv635d"}]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -71,8 +95,15 @@ class FlyVolumeInfo(FlyModule):
             volumes = [volume] if volume else []
         else:
             volumes = self.call("Listing volumes of %s" % params["app"], self.client.list_volumes, params["app"])
-        return [v for v in volumes if params["name"] in (None, v.get("name"))
-                and params["region"] in (None, v.get("region"))]
+        volumes = [v for v in volumes if params["name"] in (None, v.get("name"))
+                   and params["region"] in (None, v.get("region"))]
+        if params["snapshots"]:
+            for volume in volumes:
+                listed = self.call("Listing snapshots of volume %s" % volume["id"], self.client.list_volume_snapshots,
+                                   params["app"], volume["id"])
+                volume["snapshots"] = sorted((dict(s, volume_id=volume["id"]) for s in listed),
+                                             key=lambda s: s.get("created_at") or "")
+        return volumes
 
 
 def main():
@@ -82,6 +113,7 @@ def main():
         volume_id=dict(type="str"),
         name=dict(type="str"),
         region=dict(type="str"),
+        snapshots=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     FlyVolumeInfo(module).run()

@@ -58,3 +58,12 @@ def test_only_the_guest_fields_the_caller_set_are_compared():
 def test_comparable_shows_only_what_was_asked_about_without_the_marker():
     shown = comparable(SERVER, {"image": "y", "metadata": {"fly_process_group": "app"}})
     assert shown == {"image": "registry.fly.io/app:1", "metadata": {"fly_process_group": "app"}}
+
+
+@pytest.mark.parametrize("wanted, answered, same", [
+    ("stop", True, True), ("off", False, True), ("stop", "stop", True), ("suspend", "suspend", True),
+    ("off", True, False), ("stop", False, False), ("suspend", True, False),
+])
+def test_autostop_as_a_word_or_as_the_older_boolean(wanted, answered, same):
+    actual = {"services": [{"protocol": "tcp", "autostop": answered}]}
+    assert config_matches({"services": [{"protocol": "tcp", "autostop": wanted}]}, actual) is same
