@@ -4,9 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INVENTORY ?= inventories/local
 
-.PHONY: setup site test lint sanity pytest molecule emulators-start emulators-stop clean
+.PHONY: setup system-packages site test lint sanity pytest molecule emulators-start emulators-stop clean
 
-setup: $(VENV)/.installed
+# Debian packages first (PostgreSQL, Redis, promtool/amtool): installed as root when missing, a few stat calls otherwise.
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	scripts/system-packages
 
 # Re-install only when the pinned requirements change.
 $(VENV)/.installed: requirements.txt requirements-dev.txt

@@ -83,11 +83,14 @@ def start_module(module, args, check=False, env=None):
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=False, env=None, timeout=900):
+def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=False, env=None, timeout=900,
+                 limit=None):
     """Run a playbook with the JSON callback; returns (returncode, parsed output, stderr)."""
     cmd = [_bin("ansible-playbook"), str(playbook)]
     if inventory:
         cmd += ["-i", str(inventory)]
+    if limit:
+        cmd += ["--limit", limit]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if check:

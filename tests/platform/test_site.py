@@ -1,0 +1,61 @@
+"""site.yml takes an empty local environment to the whole platform, and a second run changes nothing."""
+
+from __future__ import annotations
+
+from tests.platform.conftest import SERVICES
+
+
+def test_site_converges_from_empty_then_changes_nothing(platform):
+    first = platform.play("site.yml")
+    assert first.rc == 0, first.explain()
+    assert first.changed > 0
+    # The service roles' own defaults reach the machines: sizes, environment, volumes, autoscaling.
+    api = platform.fly.machines_now(platform.app("unified_api"))
+    assert len(api) == 2 and {m["region"] for m in api} == {"iad", "ord"}
+    config = api[0]["config"]
+    assert config["guest"] == {"cpu_kind": "shared", "cpus": 4, "memory_mb": 4096}
+    assert config["env"]["MCP_SERVER_URL"] == "http://sophia-local-mcp-server.flycast"
+    assert config["mounts"][0]["path"] == "/data"
+    assert config["services"][0]["min_machines_running"] == 2
+    assert [p["port"] for p in config["services"][0]["ports"]] == [443]
+    for service in SERVICES:
+        assert platform.fly.machines_now(platform.app(service)), service
+    secrets = platform.fly.api("GET", "/apps/%s/secrets" % platform.app("unified_api")).json()
+    assert "JWT_SECRET" in {s["name"] for s in secrets.get("secrets", secrets)}
+
+    fly_seq, lambda_seq = platform.fly.last_seq(), platform.lam.last_seq()
+    second = platform.play("site.yml")
+    assert second.rc == 0, second.explain()
+    assert second.changed == 0, [(h, n) for h, n, r in second.results() if r.get("changed")]
+    assert platform.fly.writes_since(fly_seq) == []
+    assert platform.lam.writes_since(lambda_seq) == []
+
+
+def test_check_mode_on_an_empty_environment_predicts_the_creates(platform):
+    fly_seq, lambda_seq = platform.fly.last_seq(), platform.lam.last_seq()
+    run = platform.play("site.yml", check=True)
+    assert run.rc == 0, run.explain()
+    assert platform.fly.writes_since(fly_seq) == []
+    assert platform.lam.writes_since(lambda_seq) == []
+    assert platform.fly.api("GET", "/apps?org_slug=personal").json()["total_apps"] == 0
+    created_apps = {h for h, n, r in run.results("Fly app exists") if r.get("changed")}
+    # The six services and the observability layer's apps (monitoring, log shipper).
+    assert created_apps == set(SERVICES) | {"monitoring", "log_shipper"}
+
+
+def test_bad_service_variables_fail_before_any_write_naming_the_option(platform):
+    seq = platform.fly.last_seq()
+    run = platform.play("site.yml", extra_vars={"agent_ui_max_machines": "many"})
+    assert run.rc != 0
+    messages = " ".join(str(r.get("msg")) for _h, _n, r in run.results() if r.get("failed"))
+    assert "agent_ui_max_machines" in messages
+    assert platform.fly.writes_since(seq) == []
+
+
+def test_an_autoscale_range_upside_down_fails_before_any_write(platform):
+    seq = platform.fly.last_seq()
+    run = platform.play("site.yml", extra_vars={"vector_store_min_machines": 3, "vector_store_max_machines": 2})
+    assert run.rc != 0
+    messages = " ".join(str(r.get("msg")) for _h, _n, r in run.results() if r.get("failed"))
+    assert "vector_store_min_machines (3)" in messages
+    assert platform.fly.writes_since(seq) == []
