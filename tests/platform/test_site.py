@@ -23,6 +23,12 @@ def test_site_converges_from_empty_then_changes_nothing(platform):
     secrets = platform.fly.api("GET", "/apps/%s/secrets" % platform.app("unified_api")).json()
     assert "JWT_SECRET" in {s["name"] for s in secrets.get("secrets", secrets)}
 
+    # Hardening drilled failover on the multi-machine service it had just deployed, and only there.
+    drilled = {h for h, _n, r in first.results("One healthy machine is stopped") if r.get("changed")}
+    assert drilled == {"unified_api"}
+    assert len(platform.fly.machines_now(platform.app("unified_api"))) == 2
+    assert {m["state"] for m in platform.fly.machines_now(platform.app("unified_api"))} == {"started"}
+
     fly_seq, lambda_seq = platform.fly.last_seq(), platform.lam.last_seq()
     second = platform.play("site.yml")
     assert second.rc == 0, second.explain()
