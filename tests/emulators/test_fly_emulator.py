@@ -395,6 +395,8 @@ def test_a_volume_is_pinned_to_its_region_and_to_one_machine(fly, app):
     volume_path = "/apps/%s/volumes/%s" % (app, volume["id"])
     assert ok(fly.api("GET", volume_path))["attached_machine_id"] == machine["id"]
     assert fly.api("DELETE", volume_path).status_code == 412
+    # A clock slow enough that "still destroying" holds on a loaded machine between two requests.
+    fly.settings(transition_seconds=1.0)
     ok(fly.api("DELETE", "/apps/%s/machines/%s" % (app, machine["id"]), params={"force": "true"}))
     assert fly.api("DELETE", volume_path).status_code == 412  # still destroying
     ok(wait(fly, app, machine, "destroyed"))
