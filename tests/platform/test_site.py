@@ -47,6 +47,11 @@ def test_check_mode_on_an_empty_environment_predicts_the_creates(platform):
     created_apps = {h for h, n, r in run.results("Fly app exists") if r.get("changed")}
     # The six services and the observability layer's apps (monitoring, log shipper).
     assert created_apps == set(SERVICES) | {"monitoring", "log_shipper"}
+    # ... and every service's machines, as many as its range's top.
+    groups = {h: r for h, _n, r in run.results("Process group runs the wanted machines")}
+    assert set(SERVICES) <= set(groups)
+    assert all(groups[s].get("changed") for s in SERVICES)
+    assert len(groups["unified_api"]["summary"]["created"]) == 2
 
 
 def test_bad_service_variables_fail_before_any_write_naming_the_option(platform):
