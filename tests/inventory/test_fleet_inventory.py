@@ -5,40 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-
+from tests.inventory.conftest import plain
 from tests.support.ansible_cli import REPO_ROOT, ansible_env
-
-PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T ops"
-
-
-@pytest.fixture
-def fleet(fly_api, lambda_api):
-    """Two Fly machines of one service and one Lambda GPU instance of a pool."""
-    fly_api.api("POST", "/apps", json={"app_name": "sophia-mcp", "org_slug": "personal"})
-    machines = [fly_api.api("POST", "/apps/sophia-mcp/machines", json={
-        "region": region, "config": {"image": "registry.fly.io/sophia-mcp:2", "metadata": {
-            "fly_process_group": "app", "sophia_service": "mcp-memory"}}}).json() for region in ("iad", "ord")]
-    lambda_api.api("POST", "/ssh-keys", json={"name": "ops", "public_key": PUBLIC_KEY})
-    launched = lambda_api.api("POST", "/instance-operations/launch", json={
-        "region_name": "us-east-1", "instance_type_name": "gpu_1x_a100_sxm4", "ssh_key_names": ["ops"],
-        "name": "gpu-embed-1", "tags": [{"key": "sophia-ops:pool", "value": "gpu-embed"}]}).json()
-    time.sleep(0.5)  # booted: the instance has its public IP
-    return machines, launched["data"]["instance_ids"][0]
-
-
-def plain(value):
-    """Hostvars from the API come out marked unsafe ({"__ansible_unsafe": ...}): data, never templates."""
-    if isinstance(value, dict):
-        if set(value) == {"__ansible_unsafe"}:
-            return value["__ansible_unsafe"]
-        return dict((k, plain(v)) for k, v in value.items())
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def inventory(fly_api, lambda_api, cwd, *args):
