@@ -16,9 +16,15 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 
 class HTTPError(Exception):
-    """Raised by a handler to answer with an error status and body."""
+    """Raised by a handler to answer with an error status and body.
+
+    ``body`` is either the whole answer (a dict) or, as a string, the message the service
+    wraps in its provider's documented error body (``Service.error_body``)."""
 
     def __init__(self, status, body, headers=None):
         super().__init__(status)
@@ -44,23 +50,53 @@ class Request:
         return str(self.arg(name, "")).lower() in ("1", "true", "yes")
 
     def json(self):
+        """The body as a JSON object ({} when empty); anything else is the client's error."""
         if not self.body:
             return {}
         try:
-            return json.loads(self.body)
-        except ValueError:
-            raise HTTPError(400, {"error": "invalid JSON body"}) from None
+            body = json.loads(self.body)
+        except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
+            raise HTTPError(400, "the request body is not valid JSON: %s" % exc) from None
+        if not isinstance(body, dict):
+            raise HTTPError(400, "the request body must be a JSON object, not %s" % type(body).__name__)
+        return body
+
+
+def schema_problem(validator, instance, where):
+    """The most relevant reason ``instance`` breaks the schema, as one line, or None."""
+    error = best_match(validator.iter_errors(instance))
+    if error is None:
+        return None
+    location = "".join("[%r]" % part if isinstance(part, int) else ".%s" % part for part in error.absolute_path)
+    return "%s%s: %s" % (where, location, error.message)
 
 
 class Route:
-    """``locked=False`` handlers take the service lock themselves (long polls)."""
+    """``locked=False`` handlers take the service lock themselves (long polls).
 
-    def __init__(self, method, pattern, handler, action, locked=True):
+    ``body`` and ``query`` are JSON schemas (written from the operation's request schema in
+    the provider's document) checked before the handler runs. Query values are strings."""
+
+    def __init__(self, method, pattern, handler, action, locked=True, body=None, query=None):
         self.method = method
         self.regex = re.compile("^" + pattern + "$")
         self.handler = handler
         self.action = action
         self.locked = locked
+        self.body = Draft202012Validator(body) if body is not None else None
+        self.query = Draft202012Validator(query) if query is not None else None
+
+    def request_problem(self, request):
+        """Why the request breaks the operation's schemas, or None."""
+        if self.query is not None:
+            # A repeated parameter is checked by its last value; handlers that take several read them all.
+            query = {name: values[-1] for name, values in request.query.items()}
+            problem = schema_problem(self.query, query, "query")
+            if problem:
+                return problem
+        if self.body is not None:
+            return schema_problem(self.body, request.json(), "body")
+        return None
 
 
 class TokenBucket:
@@ -125,6 +161,10 @@ class Service:
     def error_body(self, status, message):
         return {"error": message}
 
+    def invalid_request(self, message):
+        """The provider's answer to a request that breaks the operation's schema."""
+        return HTTPError(400, message)
+
     def rate_limit(self, route, request):
         """(bucket key, rate a second, burst) for this request, or None when unlimited."""
         raise NotImplementedError
@@ -154,20 +194,28 @@ class Service:
         self.apply_settings()
 
     # --- routing ------------------------------------------------------------------
-    def add_route(self, method, pattern, handler, action, locked=True):
-        self.routes.append(Route(method, pattern, handler, action, locked))
+    def add_route(self, method, pattern, handler, action, locked=True, body=None, query=None):
+        self.routes.append(Route(method, pattern, handler, action, locked, body, query))
 
     def find_route(self, method, path):
-        allowed = False
+        """The route for ``method`` on ``path`` (HEAD is GET without the body): 404 for an
+        unknown path, 405 with ``Allow`` for a method the path does not take."""
+        wanted = "GET" if method == "HEAD" else method
+        allowed = []
         for route in self.routes:
             match = route.regex.match(path)
             if match:
-                if route.method == method:
+                if route.method == wanted:
                     return route, match.groupdict()
-                allowed = True
+                allowed.append(route.method)
         if allowed:
-            raise HTTPError(405, self.error_body(405, "method not allowed"))
-        raise HTTPError(404, self.error_body(404, "not found"))
+            if "GET" in allowed:
+                allowed.append("HEAD")
+            raise HTTPError(405, "method %s is not allowed on %s; allowed: %s" % (method, self.prefix + path,
+                                                                                 ", ".join(allowed)),
+                            {"Allow": ", ".join(allowed)})
+        # The whole path, as the client sent it (a client compares it with what it asked for).
+        raise HTTPError(404, "no such path: %s" % (self.prefix + path))
 
     def take_fault(self, method, path):
         with self.lock:
@@ -203,6 +251,9 @@ class Service:
             headers = {"Retry-After": str(fault.retry_after or 1)} if fault.status == 429 else {}
             raise HTTPError(fault.status, self.error_body(fault.status, "injected fault"), headers)
         self.check_rate(route, request)
+        problem = route.request_problem(request)
+        if problem:
+            raise self.invalid_request(problem)
         if route.locked:
             with self.lock:
                 status, body = route.handler(request, **params)
@@ -282,6 +333,9 @@ def make_handler(service):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "sophia-ops-emulator"
+        # Headers and body leave as two small writes; without TCP_NODELAY the body waits for the
+        # client's delayed ACK (~40 ms a request on a keep-alive session).
+        disable_nagle_algorithm = True
 
         def log_message(self, format, *args):  # noqa: A002 - the base class's name
             pass  # the request log replaces the access log
@@ -292,7 +346,9 @@ def make_handler(service):
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            request = Request(self.command, split.path, parse_qs(split.query), self.headers, body, {})
+            # Blank values are kept: `timeout=` is a value the query schema refuses, not an absent parameter.
+            request = Request(self.command, split.path, parse_qs(split.query, keep_blank_values=True), self.headers,
+                              body, {})
             control = split.path.startswith("/_emulator/")
             try:
                 if control:
@@ -301,9 +357,11 @@ def make_handler(service):
                 elif split.path.startswith(service.prefix + "/"):
                     status, payload, headers = service.handle(request)
                 else:
-                    raise HTTPError(404, service.error_body(404, "not found"))
+                    raise HTTPError(404, "no such path: %s" % split.path)
             except HTTPError as exc:
                 status, payload, headers = exc.status, exc.body, exc.headers
+                if isinstance(payload, str):
+                    payload = service.error_body(status, payload)
             except Exception as exc:  # an emulator bug must still answer, and be visible
                 status, payload, headers = 500, service.error_body(500, "emulator error: %r" % exc), {}
             data, content_type = encode(payload)
@@ -324,9 +382,25 @@ def make_handler(service):
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        def __getattr__(self, name):
+            # Every method (HEAD, OPTIONS, TRACE, anything) is routed, so an unsupported one is
+            # answered 405 or 404 in the provider's shape instead of http.server's 501 page.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
+        def send_error(self, code, message=None, explain=None):
+            """http.server's own refusals (a malformed request line, headers too long) in the
+            provider's error shape rather than an HTML page."""
+            data, content_type = encode(service.error_body(code, message or self.responses.get(code, ("",))[0]))
+            self.close_connection = True
+            try:
+                self._answer(code, data, content_type, {"Connection": "close"})
+            except OSError:
+                pass
 
     return Handler
 
