@@ -13,9 +13,11 @@ options:
     description:
       - Fly.io API token.
       - Macaroon tokens (V(fm1_...), V(fm2_...)) are sent with the C(FlyV1) scheme, others as C(Bearer).
-      - If not set, the environment variables E(FLY_API_TOKEN) and then E(FLY_ACCESS_TOKEN) are used.
+      - If not set, the environment variables E(FLY_API_TOKEN) and then E(FLY_ACCESS_TOKEN) are used; a variable
+        that is set but empty counts as unset.
+      - Required. Without a token from either source, or with an empty one, the task fails at once, before any
+        request, naming the option and the variables.
     type: str
-    required: true
   api_url:
     description:
       - Base URL of the Machines API, including the C(/v1) prefix.

@@ -12,9 +12,10 @@ options:
   api_key:
     description:
       - Lambda Cloud API key.
-      - If not set, the environment variable E(LAMBDA_API_KEY) is used.
+      - If not set, the environment variable E(LAMBDA_API_KEY) is used; set but empty counts as unset.
+      - Required. Without a key from either source, or with an empty one, the task fails at once, before any
+        request, naming the option and the variable.
     type: str
-    required: true
   api_url:
     description:
       - Base URL of the Lambda Cloud API, including the C(/api/v1) prefix.

@@ -11,6 +11,10 @@ Verbs *return* the resource; they end a task early only by raising
 the verb for ``state`` and exits exactly once, on success and on failure, with
 ``changed``, the diff, warnings and any extra result keys (``self.extra``).
 
+Arguments are checked before the first request (``validate``, with the rules
+of ``input_checks``, ``fly_platform`` and ``lambda_platform``): a bad one fails
+the task naming the option and what it accepts, with nothing sent.
+
 ``changed`` tells the truth on failure too: besides what the module marked, a
 write the client sent that did (or, its answer lost, may have) take effect
 counts.
@@ -27,6 +31,7 @@ from ansible_collections.sophia.ops.plugins.module_utils.api_client import (
     REQUESTS_IMPORT_ERROR,
     APIError,
 )
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import InvalidInput, http_options, require_token
 from ansible_collections.sophia.ops.plugins.module_utils.waiter import WaitFailed, WaitTimeout
 
 
@@ -49,6 +54,9 @@ class ModuleFailure(Exception):
 
 class ApiModule:
     resource_key = "resource"
+    # The option holding the API credential and the environment variables it falls back to (provider bases).
+    credential_option = None
+    credential_env = ()
 
     def __init__(self, module, resource_key=None):
         self.module = module
@@ -56,6 +64,12 @@ class ApiModule:
             self.resource_key = resource_key
         if not HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
+        if self.credential_option:
+            # Before the client exists: a missing token fails here, not after a round of retried 401s.
+            try:
+                require_token(self.credential_option, module.params.get(self.credential_option), self.credential_env)
+            except InvalidInput as exc:
+                module.fail_json(msg=exc.msg, changed=False, invalid_option=exc.option)
         self.client = self.build_client(module.params)
         self.changed = False
         self.diff = {"before": {}, "after": {}}
@@ -65,6 +79,10 @@ class ApiModule:
 
     def build_client(self, params):
         raise NotImplementedError
+
+    def validate(self):
+        """Check the arguments against the platform's rules before the first request; raise
+        ``InvalidInput`` (``input_checks``) naming the option. Modules with something to check override it."""
 
     @property
     def check_mode(self):
@@ -97,7 +115,11 @@ class ApiModule:
     def run(self):
         """Run the verb and exit once, with the one result shape, whatever happened."""
         try:
+            http_options(self.params)
+            self.validate()
             resource = self.dispatch()
+        except InvalidInput as exc:
+            self.finish(failed=exc.msg, extra={"invalid_option": exc.option})
         except ModuleFailure as exc:
             self.finish(failed=exc.msg, extra=exc.result)
         except APIError as exc:

@@ -12,13 +12,16 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule, ModuleFailure, http_argument_spec
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import DEFAULT_API_URL, FlyAPIError, FlyClient
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import nonempty_env_fallback
+
+TOKEN_ENV = ("FLY_API_TOKEN", "FLY_ACCESS_TOKEN")
 
 
 def fly_argument_spec():
     """Options shared by every Fly module (documented in the ``sophia.ops.fly`` doc fragment)."""
     return dict(
-        api_token=dict(type="str", required=True, no_log=True,
-                       fallback=(env_fallback, ["FLY_API_TOKEN", "FLY_ACCESS_TOKEN"])),
+        # Not `required`: ApiModule checks it, naming the environment variables, and an empty one counts as unset.
+        api_token=dict(type="str", no_log=True, fallback=(nonempty_env_fallback, list(TOKEN_ENV))),
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["FLY_API_URL"])),
         **http_argument_spec()
     )
@@ -26,6 +29,8 @@ def fly_argument_spec():
 
 class FlyModule(ApiModule):
     resource_key = "fly_resource"
+    credential_option = "api_token"
+    credential_env = TOKEN_ENV
 
     def build_client(self, params):
         return FlyClient(api_token=params["api_token"], api_url=params["api_url"],

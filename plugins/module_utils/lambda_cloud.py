@@ -11,17 +11,21 @@ from __future__ import annotations
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_module import ApiModule, http_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import nonempty_env_fallback
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import (
     DEFAULT_API_URL,
     LAUNCH_INTERVAL,
     LambdaClient,
 )
 
+KEY_ENV = ("LAMBDA_API_KEY",)
+
 
 def lambda_argument_spec():
     """Options shared by every Lambda module (documented in the ``sophia.ops.lambda_cloud`` doc fragment)."""
     return dict(
-        api_key=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["LAMBDA_API_KEY"])),
+        # Not `required`: ApiModule checks it, naming the environment variable, and an empty one counts as unset.
+        api_key=dict(type="str", no_log=True, fallback=(nonempty_env_fallback, list(KEY_ENV))),
         api_url=dict(type="str", default=DEFAULT_API_URL, fallback=(env_fallback, ["LAMBDA_API_URL"])),
         **http_argument_spec()
     )
@@ -29,6 +33,8 @@ def lambda_argument_spec():
 
 class LambdaModule(ApiModule):
     resource_key = "lambda_resource"
+    credential_option = "api_key"
+    credential_env = KEY_ENV
 
     def build_client(self, params):
         # Only lambda_instance launches, so only it has the launch_interval option.

@@ -22,6 +22,8 @@ options:
   name:
     description:
       - Name of the app. App names are unique across Fly.io.
+      - 3 to 63 lowercase letters, digits and dashes, starting and ending with a letter or digit; any other name
+        fails before any request.
     type: str
     required: true
     aliases: [app]
@@ -96,6 +98,8 @@ fly_app:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 def app_summary(app):
@@ -112,6 +116,9 @@ class FlyApp(FlyModule):
     def __init__(self, module):
         super().__init__(module)
         self.name = self.params["name"]
+
+    def validate(self):
+        given(self.params, name=check_app_name)
 
     def present(self):
         params = self.params

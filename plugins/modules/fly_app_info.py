@@ -21,6 +21,7 @@ options:
   name:
     description:
       - Name of one app. When not set, every app of O(org_slug) is returned.
+      - A name no app can have (see M(sophia.ops.fly_app)) fails before any request.
     type: str
     aliases: [app]
   org_slug:
@@ -50,10 +51,15 @@ apps:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 class FlyAppInfo(FlyModule):
     resource_key = "apps"
+
+    def validate(self):
+        given(self.params, name=check_app_name)
 
     def dispatch(self):
         name = self.params["name"]

@@ -22,12 +22,13 @@ extends_documentation_fragment:
 options:
   app:
     description:
-      - Name of the app that serves the hostname.
+      - Name of the app that serves the hostname (a name M(sophia.ops.fly_app) accepts).
     type: str
     required: true
   hostname:
     description:
-      - The custom domain, for example C(api.sophia-intel.ai).
+      - The custom domain, for example C(api.sophia-intel.ai), or a wildcard such as C(*.sophia-intel.ai).
+      - Something that is not a DNS name fails before any request.
     type: str
     required: true
   state:
@@ -44,7 +45,7 @@ options:
     default: false
   wait_timeout:
     description:
-      - How long to wait, in seconds, with O(wait=true).
+      - How long to wait, in seconds (1 or more), with O(wait=true).
     type: int
     default: 600
 """
@@ -89,6 +90,8 @@ fly_certificate:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_hostname
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import at_least, given
 
 ACTIVE = "active"
 
@@ -100,6 +103,9 @@ class FlyCertificate(FlyModule):
         super().__init__(module)
         self.app = self.params["app"]
         self.hostname = self.params["hostname"]
+
+    def validate(self):
+        given(self.params, app=check_app_name, hostname=check_hostname, wait_timeout=at_least(1, "seconds"))
 
     def look_up(self):
         return self.call("Looking up the certificate of %s" % self.hostname, self.client.get_certificate,

@@ -21,7 +21,7 @@ extends_documentation_fragment:
 options:
   app:
     description:
-      - Name of the app.
+      - Name of the app (a name M(sophia.ops.fly_app) accepts; any other fails before any request).
     type: str
     required: true
   type:
@@ -34,6 +34,7 @@ options:
   region:
     description:
       - Region of a regional address. A new address without it is global.
+      - One of Fly.io's public regions, or V(global).
       - With O(state=present), an existing address of O(type) in this region (in any region when not set)
         counts as present, so nothing is assigned.
     type: str
@@ -41,6 +42,7 @@ options:
     description:
       - One exact address. With O(state=absent) it is released; with O(state=present) it must already be
         assigned to the app (Fly.io picks new addresses, so one cannot be asked for).
+      - An IPv4 or IPv6 address; anything else fails before any request.
     type: str
   state:
     description:
@@ -80,6 +82,8 @@ fly_ip:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_ip_address, check_region
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 def ip_type(assignment):
@@ -100,6 +104,11 @@ class FlyIP(FlyModule):
     def __init__(self, module):
         super().__init__(module)
         self.app = self.params["app"]
+
+    def validate(self):
+        # The listing says "global" for an address that is not regional.
+        given(self.params, app=check_app_name, address=check_ip_address,
+              region=lambda option, region: check_region(option, region, also=("global",)))
 
     def assignments(self):
         listed = self.app_listing("Listing IP addresses of %s" % self.app, self.client.list_ips, self.app)

@@ -28,6 +28,10 @@ description:
     overwritten unnoticed. Leases are released on every way out of the task.
   - Every write is safe to retry after a lost answer; C(changed) and O(ignore:summary) tell what was done on
     failure too.
+  - Arguments are checked against the platform's rules before any request (app and volume names, regions, the
+    machine size in C(config.guest), counts, sizes and timeouts); a bad one fails the task naming the option and
+    the values it accepts, with nothing written. With O(state=absent), O(config), O(region), O(regions) and O(volume)
+    are not checked.
 author:
   - Sophia Intel AI platform team (@sophia-intel)
 extends_documentation_fragment:
@@ -46,7 +50,7 @@ attributes:
 options:
   app:
     description:
-      - Name of the app.
+      - Name of the app (a name M(sophia.ops.fly_app) accepts; any other fails before any request).
     type: str
     required: true
   name:
@@ -61,6 +65,7 @@ options:
     description:
       - Region a new single machine is created in. A machine never moves; a different region of an existing
         machine is reported as a warning.
+      - One of Fly.io's public regions (for example V(iad), V(ord), V(ams)).
     type: str
   group:
     description:
@@ -68,13 +73,14 @@ options:
     type: str
   count:
     description:
-      - How many machines the process group runs (0 or more).
+      - How many machines the process group runs (0 or more; a negative count fails before any request).
     type: int
     default: 1
   regions:
     description:
       - Regions the process group's machines are spread over, round-robin; new machines go to the region with
         the fewest. Machines of the group in other regions are destroyed and replaced.
+      - Each one of Fly.io's public regions; at least one for a group of one or more machines.
     type: list
     elements: str
     default: [iad]
@@ -88,6 +94,11 @@ options:
         C(restart.policy=always) and C(protocol=tcp) on services; set a field to have it compared.
       - Inside C(env), C(metadata) and C(checks), the keys given are all the keys there are; an extra one on
         the machine is a difference.
+      - C(guest) must be a size the platform offers, each field left out counting as its default above.
+        C(cpu_kind=shared) takes 1, 2, 4, 6 or 8 C(cpus) and 256 to 2048 MB of C(memory_mb) per CPU;
+        C(cpu_kind=performance) takes 1, 2, 4, 8 or 16 C(cpus) and 2048 to 8192 MB per CPU; memory always in
+        steps of 256 MB.
+      - In process-group mode it must not hold C(mounts) (see O(volume)).
     type: dict
   volume:
     description:
@@ -101,7 +112,7 @@ options:
     type: dict
     suboptions:
       name:
-        description: Volume name.
+        description: Volume name, 1 to 30 lowercase letters, digits and underscores.
         type: str
         required: true
       path:
@@ -110,7 +121,7 @@ options:
         required: true
       size_gb:
         description:
-          - Size of every member's volume, in GB. Volumes that are smaller are extended (the machine is
+          - Size of every member's volume, in GB, 1 to 500. Volumes that are smaller are extended (the machine is
             restarted, in batches, when the platform says it needs one to see the space); volumes never
             shrink, so a size below an existing volume's fails before any write.
           - When not set, existing volumes are left as they are and new ones get 1 GB.
@@ -141,17 +152,17 @@ options:
       max_unavailable:
         description:
           - Machines of the group that may be down at once, those already down included. Below 1, a
-            fraction of the group (at least one machine).
+            fraction of the group (at least one machine). Must be above 0.
         type: float
         default: 1
       wait_timeout:
         description:
-          - Seconds to wait for a machine to reach a state. A machine that fails, or stops on the version
-            waited for, ends the wait at once.
+          - Seconds to wait for a machine to reach a state (1 or more). A machine that fails, or stops on the
+            version waited for, ends the wait at once.
         type: int
         default: 300
       health_timeout:
-        description: Seconds to wait, once a machine runs, for all its health checks to pass.
+        description: Seconds to wait, once a machine runs, for all its health checks to pass (1 or more).
         type: int
         default: 120
       rollback:
@@ -160,14 +171,14 @@ options:
         default: true
   lease_ttl:
     description:
-      - Seconds a lease lasts unless refreshed. The task refreshes its leases every third of it while it
-        works, so a killed run leaves leases that end within this time.
+      - Seconds a lease lasts unless refreshed (1 or more). The task refreshes its leases every third of it while
+        it works, so a killed run leaves leases that end within this time.
     type: int
     default: 30
   lease_wait_timeout:
     description:
-      - Seconds to wait for a lease left by an earlier, interrupted run of this collection to end. A lease
-        held by anyone else is never waited for; the task fails naming its holder.
+      - Seconds to wait for a lease left by an earlier, interrupted run of this collection to end (0 or more). A
+        lease held by anyone else is never waited for; the task fails naming its holder.
     type: int
     default: 90
 notes:
@@ -282,6 +293,15 @@ from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, f
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import GONE
 from ansible_collections.sophia.ops.plugins.module_utils.fly_lease import Leases
 from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import comparable, config_matches
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
+    check_app_name,
+    check_guest,
+    check_region,
+    check_regions,
+    check_snapshot_retention,
+    check_volume_name,
+    check_volume_size,
+)
 from ansible_collections.sophia.ops.plugins.module_utils.fly_rollout import (
     GROUP_KEY,
     NOT_RUNNING,
@@ -291,6 +311,13 @@ from ansible_collections.sophia.ops.plugins.module_utils.fly_rollout import (
     PlanError,
     RolloutError,
     is_healthy,
+)
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import (
+    InvalidInput,
+    at_least,
+    given,
+    number_above,
+    whole_number,
 )
 
 STATE_REACHED_BY = {"start": "started", "stop": "stopped", "suspend": "suspended"}
@@ -338,6 +365,40 @@ class FlyMachine(FlyModule):
         super().__init__(module)
         self.app = self.params["app"]
         self.rollout = self.params["rollout"]
+
+    def validate(self):
+        params = self.params
+        given(params, app=check_app_name, lease_ttl=at_least(1, "seconds"), lease_wait_timeout=at_least(0, "seconds"))
+        whole_number("count", params["count"], 0)
+        number_above("rollout.max_unavailable", self.rollout["max_unavailable"], 0)
+        given(self.rollout, within="rollout", wait_timeout=at_least(1, "seconds"),
+              health_timeout=at_least(1, "seconds"))
+        if params["group"] and params["state"] in ("stopped", "suspended"):
+            raise InvalidInput("state", "a process group is either started or absent, not %s" % params["state"],
+                               "started, absent")
+        if params["state"] == "absent":
+            return  # what is destroyed is found by name, ID or group; the rest does not matter
+        given(params, region=check_region, regions=check_regions)
+        config = params["config"] or {}
+        check_guest("config.guest", config.get("guest"))
+        if params["group"]:
+            self.validate_group(config)
+
+    def validate_group(self, config):
+        params = self.params
+        if params["count"] and not config:
+            raise InvalidInput("config", "a process group of %d machines needs a config" % params["count"],
+                               "a machine config with at least an image")
+        if params["count"] and not params["regions"]:
+            raise InvalidInput("regions", "a process group of %d machines needs a region" % params["count"],
+                               "one or more Fly.io regions")
+        if "mounts" in config:
+            raise InvalidInput("config.mounts", "a process group's machines each get their volume from the volume "
+                               "option", "no config.mounts in process-group mode; use volume")
+        volume = params["volume"]
+        if volume:
+            check_volume_name("volume.name", volume["name"])
+            given(volume, within="volume", size_gb=check_volume_size, snapshot_retention=check_snapshot_retention)
 
     def dispatch(self):
         with Leases(self.client, self.app, ttl=self.params["lease_ttl"],
@@ -445,10 +506,6 @@ class FlyMachine(FlyModule):
         self.resource_key = "machines"
         count = 0 if self.params["state"] == "absent" else self.params["count"]
         config = self.params["config"] or {}
-        if count and not config:
-            self.fail("config is required to run a process group")
-        if "mounts" in config:
-            self.fail("in process-group mode, give per-machine volumes with the volume option, not config.mounts")
         listing = "Listing machines of %s" % self.app
         machines = self.app_listing(listing, self.client.list_machines, self.app,
                                     metadata={GROUP_KEY: self.params["group"]})
@@ -516,18 +573,6 @@ def main():
         required_if=[("state", "started", ("config",)), ("state", "stopped", ("config",)),
                      ("state", "suspended", ("config",))],
     )
-    params = module.params
-    if params["group"] and params["state"] in ("stopped", "suspended"):
-        module.fail_json(msg="state: a process group is either started or absent, not %s" % params["state"])
-    if params["count"] < 0:
-        module.fail_json(msg="count must be 0 or more, not %d" % params["count"])
-    if params["rollout"]["max_unavailable"] <= 0:
-        module.fail_json(msg="rollout.max_unavailable must be above 0, not %s" % params["rollout"]["max_unavailable"])
-    if params["volume"] and params["volume"]["size_gb"] is not None and params["volume"]["size_gb"] < 1:
-        module.fail_json(msg="volume.size_gb must be 1 or more, not %d" % params["volume"]["size_gb"])
-    retention = (params["volume"] or {}).get("snapshot_retention")
-    if retention is not None and not 1 <= retention <= 60:
-        module.fail_json(msg="volume.snapshot_retention must be between 1 and 60 days, not %d" % retention)
     FlyMachine(module).run()
 
 

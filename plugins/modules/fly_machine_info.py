@@ -21,7 +21,7 @@ extends_documentation_fragment:
 options:
   app:
     description:
-      - Name of the app.
+      - Name of the app (a name M(sophia.ops.fly_app) accepts; any other fails before any request).
     type: str
     required: true
   machine_id:
@@ -38,7 +38,7 @@ options:
     type: str
   region:
     description:
-      - Only machines in this region.
+      - Only machines in this region, one of Fly.io's public regions.
     type: str
   metadata:
     description:
@@ -80,10 +80,15 @@ machines:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_region
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 class FlyMachineInfo(FlyModule):
     resource_key = "machines"
+
+    def validate(self):
+        given(self.params, app=check_app_name, region=check_region)
 
     def dispatch(self):
         params = self.params

@@ -34,18 +34,21 @@ attributes:
 options:
   app:
     description:
-      - Name of the app.
+      - Name of the app (a name M(sophia.ops.fly_app) accepts; any other fails before any request).
     type: str
     required: true
   secrets:
     description:
       - Secret names and their values.
+      - Names are letters, digits and underscores, not starting with a digit, at most 256 characters. Values are
+        strings (numbers and booleans are written as their text); an empty (null) value or a list or mapping fails
+        before any request, naming the secret but never showing a value.
       - With O(state=absent), the names to remove (values are ignored).
     type: dict
     default: {}
   names:
     description:
-      - More names to remove with O(state=absent).
+      - More names to remove with O(state=absent), each a secret name as in O(secrets).
     type: list
     elements: str
     default: []
@@ -143,6 +146,12 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
+    check_app_name,
+    check_secret_name,
+    check_secret_values,
+)
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import each, given
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
 from ansible_collections.sophia.ops.plugins.module_utils.fly_lease import Leases
 
@@ -161,6 +170,10 @@ class FlySecret(FlyModule):
     def __init__(self, module):
         super().__init__(module)
         self.app = self.params["app"]
+
+    def validate(self):
+        given(self.params, app=check_app_name, names=each(check_secret_name))
+        check_secret_values("secrets", self.params["secrets"], values=self.params["state"] == "present")
 
     def secrets_by_name(self):
         return by_name(self.app_listing("Listing secrets of %s" % self.app, self.client.list_secrets, self.app))

@@ -20,7 +20,7 @@ extends_documentation_fragment:
 options:
   app:
     description:
-      - Name of the app.
+      - Name of the app (a name M(sophia.ops.fly_app) accepts; any other fails before any request).
     type: str
     required: true
 """
@@ -45,10 +45,15 @@ secrets:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 class FlySecretInfo(FlyModule):
     resource_key = "secrets"
+
+    def validate(self):
+        given(self.params, app=check_app_name)
 
     def dispatch(self):
         app = self.params["app"]

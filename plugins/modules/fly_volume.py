@@ -24,12 +24,12 @@ extends_documentation_fragment:
 options:
   app:
     description:
-      - Name of the app the volume belongs to.
+      - Name of the app the volume belongs to (a name M(sophia.ops.fly_app) accepts).
     type: str
     required: true
   name:
     description:
-      - Volume name (lowercase letters, digits and underscores). With O(region), it identifies the volume.
+      - Volume name, 1 to 30 lowercase letters, digits and underscores. With O(region), it identifies the volume.
       - Several volumes may share a name and region (one per machine is common). With O(state=present) the
         module then works on one of them, chosen by this rule, an unattached volume before an attached one,
         and among those the oldest (then the lowest ID). With O(state=absent) it fails; pass O(volume_id).
@@ -44,10 +44,13 @@ options:
   region:
     description:
       - Region the volume lives in. Required to create one; a volume never moves.
+      - One of Fly.io's public regions (for example V(iad), V(ord), V(ams)); any other value fails before any
+        request, listing them.
     type: str
   size_gb:
     description:
-      - Wanted size in GB. A new volume gets this size (1 when not set); an existing smaller one is extended.
+      - Wanted size in GB, 1 to 500. A new volume gets this size (1 when not set); an existing smaller one is
+        extended.
     type: int
   encrypted:
     description:
@@ -150,6 +153,14 @@ fly_volume:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
+    check_app_name,
+    check_region,
+    check_snapshot_retention,
+    check_volume_name,
+    check_volume_size,
+)
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import InvalidInput, given
 
 SETTINGS = ("snapshot_retention", "auto_backup_enabled")
 # The API still lists a deleted volume for a while, in one of these states.
@@ -167,6 +178,11 @@ class FlyVolume(FlyModule):
     def __init__(self, module):
         super().__init__(module)
         self.app = self.params["app"]
+
+    def validate(self):
+        given(self.params, app=check_app_name, name=check_volume_name, region=check_region)
+        if self.params["state"] == "present":
+            given(self.params, size_gb=check_volume_size, snapshot_retention=check_snapshot_retention)
 
     def by_id(self):
         volume_id = self.params["volume_id"]
@@ -241,7 +257,8 @@ class FlyVolume(FlyModule):
         answer, which volume is the new one."""
         params = self.params
         if not params["region"]:
-            self.fail("creating a volume needs name and region")
+            raise InvalidInput("region", "creating volume %s needs a region" % params["name"],
+                               "one of Fly.io's public regions")
         body = {"name": params["name"], "region": params["region"], "encrypted": params["encrypted"] is not False}
         if params["snapshot_id"]:
             body["snapshot_id"] = params["snapshot_id"]
@@ -289,9 +306,6 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            required_one_of=[("name", "volume_id")])
-    retention = module.params["snapshot_retention"]
-    if retention is not None and not 1 <= retention <= 60:
-        module.fail_json(msg="snapshot_retention must be between 1 and 60 days, not %d" % retention)
     FlyVolume(module).run()
 
 

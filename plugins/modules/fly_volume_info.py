@@ -20,7 +20,7 @@ extends_documentation_fragment:
 options:
   app:
     description:
-      - Name of the app.
+      - Name of the app (a name M(sophia.ops.fly_app) accepts; any other fails before any request).
     type: str
     required: true
   volume_id:
@@ -29,11 +29,11 @@ options:
     type: str
   name:
     description:
-      - Only volumes with this name.
+      - Only volumes with this name (a volume name, 1 to 30 lowercase letters, digits and underscores).
     type: str
   region:
     description:
-      - Only volumes in this region.
+      - Only volumes in this region, one of Fly.io's public regions.
     type: str
   snapshots:
     description:
@@ -82,10 +82,19 @@ volumes:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
+    check_app_name,
+    check_region,
+    check_volume_name,
+)
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 class FlyVolumeInfo(FlyModule):
     resource_key = "volumes"
+
+    def validate(self):
+        given(self.params, app=check_app_name, name=check_volume_name, region=check_region)
 
     def dispatch(self):
         params = self.params

@@ -42,7 +42,7 @@ attributes:
 options:
   app:
     description:
-      - Name of the app the volumes belong to.
+      - Name of the app the volumes belong to (a name M(sophia.ops.fly_app) accepts).
     type: str
     required: true
   volume_id:
@@ -51,7 +51,8 @@ options:
     type: str
   name:
     description:
-      - Snapshot every volume with this name, in every region.
+      - Snapshot every volume with this name, in every region. A volume name (1 to 30 lowercase letters, digits
+        and underscores).
       - Without O(name) and O(volume_id), every volume of the app is snapshotted.
     type: str
   wait:
@@ -63,7 +64,7 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait, per volume, for its new snapshot to be listed.
+      - Seconds to wait, per volume, for its new snapshot to be listed (1 or more).
     type: int
     default: 300
 notes:
@@ -139,6 +140,8 @@ snapshots:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_volume_name
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import at_least, given
 
 # The API still lists a deleted volume for a while, in one of these states.
 GONE = ("pending_destroy", "destroyed")
@@ -155,6 +158,9 @@ class FlyVolumeSnapshot(FlyModule):
     def __init__(self, module):
         super().__init__(module)
         self.app = self.params["app"]
+
+    def validate(self):
+        given(self.params, app=check_app_name, name=check_volume_name, wait_timeout=at_least(1, "seconds"))
 
     def volumes(self):
         params = self.params
@@ -203,8 +209,6 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[("volume_id", "name")])
-    if module.params["wait_timeout"] < 1:
-        module.fail_json(msg="wait_timeout must be 1 or more, not %d" % module.params["wait_timeout"])
     FlyVolumeSnapshot(module).run()
 
 

@@ -23,11 +23,15 @@ options:
   name:
     description:
       - Name of the filesystem, unique in the account.
+      - Letters, digits and dashes, starting with a letter, at most 60 characters; any other name fails before any
+        request.
     type: str
     required: true
   region:
     description:
       - Region the filesystem is created in. Required to create it; it never moves.
+      - Before a create, it is checked against the regions the API lists; one not listed fails the task, naming
+        them, with nothing written.
     type: str
   state:
     description:
@@ -79,7 +83,9 @@ lambda_filesystem:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import InvalidInput, given
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import check_filesystem_name, check_in_catalogue
 
 
 class LambdaFilesystem(LambdaModule):
@@ -88,6 +94,9 @@ class LambdaFilesystem(LambdaModule):
     def __init__(self, module):
         super().__init__(module)
         self.name = self.params["name"]
+
+    def validate(self):
+        given(self.params, name=check_filesystem_name)
 
     def find(self):
         listed = self.call("Listing filesystems", self.client.list_filesystems)
@@ -102,7 +111,11 @@ class LambdaFilesystem(LambdaModule):
                 self.fail("filesystem %s is in %s; a filesystem cannot move to %s" % (self.name, where, region))
             return filesystem
         if not region:
-            self.fail("creating filesystem %s needs a region" % self.name)
+            raise InvalidInput("region", "creating filesystem %s needs a region" % self.name,
+                               "a region the API lists")
+        # A region the API does not list would be refused by the create; read the list first (in check mode too).
+        regions = self.call("Reading regions", self.client.regions)
+        check_in_catalogue("region", region, [r.get("name") for r in regions], "region")
         self.changed = True
         self.set_diff({}, {"name": self.name, "region": region})
         if self.check_mode:

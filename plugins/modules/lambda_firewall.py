@@ -25,6 +25,8 @@ options:
   rules:
     description:
       - The inbound rules.
+      - Each is checked before any request; a bad one fails the task naming it (for example
+        C(rules[2].source_network)) and what it accepts.
     type: list
     elements: dict
     required: true
@@ -35,15 +37,19 @@ options:
         choices: [tcp, udp, icmp, all]
         required: true
       port_range:
-        description: Inclusive C([min, max]) ports; one port is C([22, 22]). Not for V(icmp).
+        description:
+          - Inclusive C([min, max]) ports within 1-65535; one port is C([22, 22]).
+          - Required for V(tcp), V(udp) and V(all); not allowed for V(icmp).
         type: list
         elements: int
       source_network:
-        description: IPv4 CIDR block the traffic may come from, V(0.0.0.0/0) for anywhere.
+        description:
+          - IPv4 CIDR block the traffic may come from, V(0.0.0.0/0) for anywhere; a single address means C(/32).
+          - Host bits must be clear (V(203.0.113.0/24), not V(203.0.113.7/24)).
         type: str
         required: true
       description:
-        description: What the rule is for.
+        description: What the rule is for, at most 128 characters.
         type: str
         default: ""
 """
@@ -67,7 +73,9 @@ rules:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import each
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import PORTED, check_firewall_rule
 
 ADVISED_MAXIMUM = 20
 
@@ -76,7 +84,7 @@ def normalised(rule):
     """One rule as the API keeps it: a CIDR with its mask, ports only where they apply."""
     network = rule["source_network"] if "/" in rule["source_network"] else rule["source_network"] + "/32"
     out = {"protocol": rule["protocol"], "source_network": network, "description": rule.get("description") or ""}
-    if rule.get("port_range") and rule["protocol"] in ("tcp", "udp"):
+    if rule.get("port_range") and rule["protocol"] in PORTED:
         out["port_range"] = [int(port) for port in rule["port_range"]]
     return out
 
@@ -87,6 +95,9 @@ def key(rule):
 
 class LambdaFirewall(LambdaModule):
     resource_key = "rules"
+
+    def validate(self):
+        each(check_firewall_rule)("rules", self.params["rules"])
 
     def dispatch(self):
         wanted = sorted((normalised(rule) for rule in self.params["rules"]), key=key)

@@ -23,6 +23,10 @@ description:
     being throttled.
   - Waits until the instances are C(active) with a public IP and, with O(wait_for_ssh), until SSH answers.
     An instance that turns C(unhealthy), C(preempted) or C(terminated) fails the task at once.
+  - Arguments are checked before any write. Names, tags, counts and sizes are checked before any request;
+    before a launch, O(instance_type_names) and O(region_names) are checked against the instance types and
+    regions the API lists (in check mode too). A bad one fails the task naming the option and the values it
+    accepts.
 author:
   - Sophia Intel AI platform team (@sophia-intel)
 extends_documentation_fragment:
@@ -41,6 +45,7 @@ options:
   name:
     description:
       - Name of the pool. Its instances are named C(<name>-1), C(<name>-2), ...
+      - 1 to 60 characters, so that instance names stay within Lambda's 64.
     type: str
     required: true
   count:
@@ -52,20 +57,24 @@ options:
   region_names:
     description:
       - Regions to launch in, in order of preference.
+      - Each must be a region the API lists (C(GET /regions)); needed to launch.
     type: list
     elements: str
   instance_type_names:
     description:
       - Instance types to launch, in order of preference (for example V(gpu_1x_a100_sxm4)).
+      - Each must be an instance type the API lists (C(GET /instance-types)); needed to launch.
     type: list
     elements: str
   ssh_key_name:
     description:
-      - The one SSH key (by name) that may log in; see M(sophia.ops.lambda_ssh_key).
+      - The one SSH key (by name, 1 to 64 characters) that may log in; see M(sophia.ops.lambda_ssh_key).
+      - Needed to launch.
     type: str
   file_system_names:
     description:
       - Filesystems to mount; they must be in the region the instance lands in.
+      - Each a filesystem name (letters, digits and dashes, starting with a letter, at most 60 characters).
     type: list
     elements: str
     default: []
@@ -75,11 +84,15 @@ options:
     type: str
   user_data:
     description:
-      - Cloud-init user data run at first boot.
+      - Cloud-init user data run at first boot, at most 1 MB.
+      - It often holds credentials, so it is treated as a secret (C(no_log)) and never shown in output or
+        error messages.
     type: str
   tags:
     description:
       - More tags, name to value.
+      - Names are 2 to 55 lowercase letters, digits, dashes and colons, starting with a letter; values at most
+        128 characters (numbers and booleans are sent as their text).
     type: dict
     default: {}
   firewall_ruleset_ids:
@@ -90,8 +103,8 @@ options:
     default: []
   launch_interval:
     description:
-      - Seconds between two launches. Lambda allows one launch every 12 seconds; launches are spaced this far
-        apart rather than sent until they are throttled.
+      - Seconds between two launches (0 or more). Lambda allows one launch every 12 seconds; launches are spaced
+        this far apart rather than sent until they are throttled.
       - Lower it only where the limit is lower (an account with a raised limit, an emulator in tests).
     type: float
     default: 12
@@ -109,7 +122,7 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait for that.
+      - Seconds to wait for that (1 or more).
     type: int
     default: 900
   wait_for_ssh:
@@ -181,14 +194,38 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, POOL_TAG, LambdaAPIError
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import (
+    GONE,
+    LAUNCH_MARKER_KEY,
+    POOL_TAG,
+    LambdaAPIError,
+)
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import (
+    InvalidInput,
+    at_least,
+    each,
+    given,
+    whole_number,
+)
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import (
+    check_filesystem_name,
+    check_in_catalogue,
+    check_pool_name,
+    check_ssh_key_name,
+    check_tags,
+    check_user_data,
+)
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_pool import by_index, plan_pool
 from ansible_collections.sophia.ops.plugins.module_utils.waiter import WaitFailed, WaitTimeout
 
 NO_CAPACITY = "instance-operations/launch/insufficient-capacity"
 # An instance in one of these will not become ready: the wait ends at once.
 FAILED = ("unhealthy",) + GONE
+# What a launch needs, and what each option takes.
+LAUNCH_NEEDS = {"region_names": "one or more Lambda Cloud region names",
+                "instance_type_names": "one or more Lambda Cloud instance type names",
+                "ssh_key_name": "the name of a registered SSH key"}
 
 
 def summary(instance):
@@ -213,6 +250,18 @@ class LambdaInstance(LambdaModule):
         super().__init__(module)
         self.name = self.params["name"]
 
+    def validate(self):
+        params = self.params
+        whole_number("count", params["count"], 0)
+        given(params, name=check_pool_name, ssh_key_name=check_ssh_key_name, tags=check_tags,
+              user_data=check_user_data, file_system_names=each(check_filesystem_name),
+              wait_timeout=at_least(1, "seconds"))
+        for key in (POOL_TAG, LAUNCH_MARKER_KEY):
+            if key in params["tags"]:
+                raise InvalidInput("tags.%s" % key, "this tag is the module's own", "any other tag name")
+        if params["launch_interval"] < 0:
+            raise InvalidInput("launch_interval", "%s is below 0" % params["launch_interval"], "0 seconds or more")
+
     def read_pool(self):
         """The pool's live instances, in name order."""
         everything = self.call("Listing instances", self.client.list_instances)
@@ -220,32 +269,35 @@ class LambdaInstance(LambdaModule):
                                     if self.client.in_pool(i, self.name) and i.get("status") not in GONE])
 
     def present(self):
-        count = self.params["count"]
-        if count < 0:
-            self.fail("count must be 0 or more, not %d" % count)
         pool = self.read_pool()
-        plan = plan_pool(self.name, pool, count)
+        plan = plan_pool(self.name, pool, self.params["count"])
         if not (plan.launch or plan.terminate):
             return self.ready(pool)
+        # Checked in check mode too (reading is no write), so that the prediction fails as the run would.
+        capacity = self.catalogue() if plan.launch else {}
         self.changed = True
         self.set_diff({"instances": [i.get("name") for i in pool]},
                       {"instances": [i.get("name") for i in plan.keep] + plan.launch})
         if self.check_mode:
             return [summary(i) for i in plan.keep] + [{"name": name} for name in plan.launch]
-        launched = []
-        if plan.launch:
-            self.require("region_names", "instance_type_names", "ssh_key_name")
-            capacity = self.call("Reading instance types", self.client.instance_types)
-            launched = [self.launch(name, capacity) for name in plan.launch]
+        launched = [self.launch(name, capacity) for name in plan.launch]
         if plan.terminate:
             self.call("Terminating surplus instances of %s" % self.name, self.client.terminate,
                       [i["id"] for i in plan.terminate])
         return self.ready(plan.keep, launched)
 
-    def require(self, *names):
-        missing = [n for n in names if not self.params[n]]
+    def catalogue(self):
+        """The instance types listing (with the regions that have capacity), once the options a launch needs
+        are there and name instance types and regions that exist."""
+        missing = [n for n in LAUNCH_NEEDS if not self.params[n]]
         if missing:
-            self.fail("launching instances of %s needs %s" % (self.name, ", ".join(missing)))
+            raise InvalidInput(missing[0], "launching instances of %s needs %s" % (self.name, ", ".join(missing)),
+                               LAUNCH_NEEDS[missing[0]])
+        capacity = self.call("Reading instance types", self.client.instance_types)
+        check_in_catalogue("instance_type_names", self.params["instance_type_names"], capacity, "instance type")
+        regions = self.call("Reading regions", self.client.regions)
+        check_in_catalogue("region_names", self.params["region_names"], [r.get("name") for r in regions], "region")
+        return capacity
 
     def launch(self, name, capacity):
         """Launch one instance, falling back over instance types and regions without ``capacity`` (the
@@ -341,7 +393,7 @@ def main():
         ssh_key_name=dict(type="str", no_log=False),
         file_system_names=dict(type="list", elements="str", default=[]),
         image_family=dict(type="str"),
-        user_data=dict(type="str"),
+        user_data=dict(type="str", no_log=True),
         tags=dict(type="dict", default={}),
         firewall_ruleset_ids=dict(type="list", elements="str", default=[]),
         launch_interval=dict(type="float", default=12.0),

@@ -39,6 +39,13 @@ options:
     description:
       - Only instances with this status.
     type: str
+  include_credentials:
+    description:
+      - Also return each instance's Jupyter URL and token (C(jupyter_url), C(jupyter_token)).
+      - They log in to the instance, so they are left out unless asked for; a task that asks should set
+        C(no_log).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -51,7 +58,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 instances:
-  description: The matching instances, as the API describes them.
+  description:
+    - The matching instances, as the API describes them, without C(jupyter_url) and C(jupyter_token) unless
+      O(include_credentials=true).
   returned: always
   type: list
   elements: dict
@@ -62,6 +71,10 @@ instances:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+
+
+# Fields of an instance that log in to it: returned only when asked for.
+CREDENTIAL_FIELDS = ("jupyter_url", "jupyter_token")
 
 
 class LambdaInstanceInfo(LambdaModule):
@@ -75,6 +88,8 @@ class LambdaInstanceInfo(LambdaModule):
             instances = [found] if found else []
         else:
             instances = self.call("Listing instances", self.client.list_instances)
+        if not params["include_credentials"]:
+            instances = [dict((k, v) for k, v in i.items() if k not in CREDENTIAL_FIELDS) for i in instances]
         return [i for i in instances
                 if (not params["pool"] or self.client.in_pool(i, params["pool"]))
                 and params["region"] in (None, (i.get("region") or {}).get("name"))
@@ -90,6 +105,7 @@ def main():
         region=dict(type="str"),
         instance_type=dict(type="str"),
         status=dict(type="str"),
+        include_credentials=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     LambdaInstanceInfo(module).run()

@@ -35,12 +35,13 @@ attributes:
 options:
   name:
     description:
-      - Name of the key.
+      - Name of the key, 1 to 64 characters.
     type: str
     required: true
   public_key:
     description:
-      - The OpenSSH public key. The comment does not make a key different.
+      - The OpenSSH public key (C(<type> <base64> [comment]), at most 4096 characters). The comment does not make
+        a key different. Anything else fails before any request.
       - Mutually exclusive with O(private_key_path).
     type: str
   private_key_path:
@@ -126,7 +127,9 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import LambdaAPIError, same_public_key
+from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import check_public_key, check_ssh_key_name
 
 try:
     from cryptography.exceptions import UnsupportedAlgorithm
@@ -169,6 +172,9 @@ class LambdaSSHKey(LambdaModule):
         super().__init__(module)
         self.name = self.params["name"]
         self.path = self.params["private_key_path"]
+
+    def validate(self):
+        given(self.params, name=check_ssh_key_name, public_key=check_public_key)
 
     def registered(self):
         keys = self.call("Listing SSH keys", self.client.list_ssh_keys)

@@ -170,7 +170,7 @@ def test_the_snapshot_settings_of_a_groups_volumes_converge(fly, app):
     seq = fly.last_seq()
     assert not run_module("fly_machine", group_args(fly, app, volume=untouched)).changed
     refused = run_module("fly_machine", group_args(fly, app, volume=dict(VOLUME, snapshot_retention=61)))
-    assert refused.failed and "between 1 and 60" in refused["msg"]
+    assert refused.failed and refused["msg"] == "volume.snapshot_retention: 61 is out of range; accepted: 1 to 60 days"
     assert fly.writes_since(seq) == []
 
 

@@ -35,6 +35,8 @@ PLAY = [{
 }]
 
 
+@pytest.mark.fault("--check of a new service whose app does not exist yet",
+                   checks="every task predicts changed with a warning; no write; the app is not created")
 def test_check_mode_predicts_every_create_without_writing(fly, tmp_path):
     playbook = tmp_path / "new_service.yml"
     playbook.write_text(json.dumps(PLAY))  # JSON is YAML
@@ -59,6 +61,8 @@ def test_check_mode_predicts_every_create_without_writing(fly, tmp_path):
     ("fly_ip", {"type": "shared_v4"}),
     ("fly_volume", {"name": "data", "region": "iad"}),
 ])
+@pytest.mark.fault("fly_secret, fly_ip or fly_volume on an app that does not exist",
+                   checks="fails naming the app, not changed, no write")
 def test_outside_check_mode_a_missing_app_fails_naming_it(fly, module, args):
     seq = fly.last_seq()
     failed = run_module(module, fly.module_args(app=APP, **args))

@@ -99,6 +99,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.fault("answer lost (committed, then 408) on each write of the app, secret, volume, IP, cert modules",
+                   checks="task succeeds with changed; exactly one of what it made; a rerun changes and writes nothing")
 def test_a_lost_answer_is_found_not_repeated(fly, app, case):
     spec = CASES[case]
     if "setup" in spec:
@@ -123,6 +125,8 @@ def test_a_lost_answer_is_found_not_repeated(fly, app, case):
     assert spec["check"](fly, app)
 
 
+@pytest.mark.fault("volume extend answer lost, then 500 on every read of the volume",
+                   checks="task fails with changed=true, naming the volume and the API status; the extend landed")
 def test_changed_is_true_when_the_task_fails_after_a_write(fly, app):
     """The extend went through, but its answer was lost and looking for it failed too: the task
     fails, and still says that something may have changed (it did)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support.ansible_cli import run_module
 
 OLD = "registry.fly.io/sophia-unified-api:1.4.1"
@@ -90,6 +92,8 @@ def test_two_at_a_time(fly, app):
     assert between == []
 
 
+@pytest.mark.fault("rolling update of three machines to an image whose health checks fail",
+                   checks="only the first batch touched and rolled back; every machine on the old image and started")
 def test_a_bad_image_is_rolled_back_and_the_rest_keep_serving(fly, app):
     BAD = "registry.fly.io/sophia-unified-api:broken"
     fly.set_image(BAD, healthy=False)
@@ -113,6 +117,9 @@ def test_a_bad_image_is_rolled_back_and_the_rest_keep_serving(fly, app):
     assert all(m["instance_id"] == next(a for a in after if a["id"] == m["id"])["instance_id"] for m in untouched)
 
 
+@pytest.mark.fault("machine create answer lost",
+                   checks="exactly the two wanted machines; a rerun changes nothing",
+                   area="Lost answers")
 def test_a_lost_create_answer_never_makes_an_extra_machine(fly, app):
     fly.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/machines$")
     made = run_module("fly_machine", group_args(fly, app, 2))

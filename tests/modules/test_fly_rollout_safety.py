@@ -40,6 +40,8 @@ def machine(fly, app, machine_id):
 
 
 # --- 1. never below the healthy floor --------------------------------------------------------
+@pytest.mark.fault("run killed mid-rollout of an image whose health checks fail, then run again",
+                   checks="never below one healthy machine; the rerun stops as broken, updating no other machine")
 def test_a_killed_rollout_of_a_broken_image_rerun_never_takes_the_last_healthy_machine(fly, app):
     fly.set_image(BROKEN, healthy=False)
     assert run_module("fly_machine", group_args(fly, app, 2)).changed
@@ -57,6 +59,8 @@ def test_a_killed_rollout_of_a_broken_image_rerun_never_takes_the_last_healthy_m
     assert rerun["summary"]["unhealthy"] == [killed_at["path"].rsplit("/", 1)[1]]
 
 
+@pytest.mark.fault("rollout with one of three machines stopped out of band",
+                   checks="the stopped one is updated first; healthy machines never below count minus max_unavailable")
 def test_members_that_are_down_go_first_and_count_against_max_unavailable(fly, app):
     made = run_module("fly_machine", group_args(fly, app, 3))["machines"]
     down = made[1]["id"]
@@ -72,6 +76,8 @@ def test_members_that_are_down_go_first_and_count_against_max_unavailable(fly, a
     assert {m["config"]["image"] for m in rolled["machines"]} == {NEW} and all(healthy(m) for m in rolled["machines"])
 
 
+@pytest.mark.fault("rollout of two machines with max_unavailable 2",
+                   checks="at least one machine healthy all along; one batch per machine")
 def test_a_group_of_two_never_goes_to_zero_even_when_all_may_be_unavailable(fly, app):
     run_module("fly_machine", group_args(fly, app, 2))
     with HealthMonitor(fly, app) as monitor:
@@ -82,6 +88,8 @@ def test_a_group_of_two_never_goes_to_zero_even_when_all_may_be_unavailable(fly,
 
 
 # --- 2. leases do not outlive the run ---------------------------------------------------------
+@pytest.mark.fault("run killed while it holds a machine lease (updates answered 503)",
+                   checks="the rerun waits our stale lease out and updates; no lease left after")
 def test_a_lease_left_by_a_killed_run_is_waited_out(fly, app):
     made = run_module("fly_machine", group_args(fly, app, 1))["machines"][0]
     # The update is refused while the run holds the lease, so the kill lands between the two.
@@ -100,6 +108,8 @@ def test_a_lease_left_by_a_killed_run_is_waited_out(fly, app):
     assert fly.api("GET", "/apps/%s/machines/%s/lease" % (app, made["id"])).status_code == 404
 
 
+@pytest.mark.fault("answer to the lease request lost (committed, then 408)",
+                   checks="our own lease found and used without waiting; released after")
 def test_a_lost_answer_on_taking_the_lease_does_not_orphan_it(fly, app):
     made = run_module("fly_machine", group_args(fly, app, 1))["machines"][0]
     fly.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/lease$")
@@ -110,6 +120,8 @@ def test_a_lost_answer_on_taking_the_lease_does_not_orphan_it(fly, app):
     assert fly.api("GET", "/apps/%s/machines/%s/lease" % (app, made["id"])).status_code == 404
 
 
+@pytest.mark.fault("machine leased by another operator",
+                   checks="fails naming the holder's description; not changed, no update sent")
 def test_a_lease_held_by_someone_else_is_respected_and_named(fly, app):
     made = run_module("fly_machine", group_args(fly, app, 1))["machines"][0]
     fly.api("POST", "/apps/%s/machines/%s/lease" % (app, made["id"]), json={"ttl": 120, "description": "alice: hotfix"})
@@ -119,6 +131,8 @@ def test_a_lease_held_by_someone_else_is_respected_and_named(fly, app):
     assert not blocked.changed and updates(fly.requests_since(seq)) == []
 
 
+@pytest.mark.fault("6 s lease on a machine that takes longer to become healthy",
+                   checks="lease refreshed while waiting, never lost; released at the end")
 def test_leases_are_kept_fresh_while_the_work_goes_on(fly, app):
     """A 6 s lease on a machine that needs longer than that to become healthy: refreshed, never lost."""
     made = run_module("fly_machine", group_args(fly, app, 1))["machines"][0]
@@ -140,6 +154,8 @@ def test_leases_are_kept_fresh_while_the_work_goes_on(fly, app):
     ({}, {"state": "suspended"}, "POST", r"/suspend$", "suspended"),
     ({"state": "stopped"}, {"state": "absent"}, "DELETE", r"/machines/[^/]+$", None),
 ], ids=["update", "stop", "start", "suspend", "destroy"])
+@pytest.mark.fault("answer lost on a machine update, stop, start, suspend or destroy",
+                   checks="write sent once and found done, changed; end state right; a rerun writes nothing")
 def test_a_lost_answer_on_a_machine_write_is_taken_as_done(fly, app, first, then, method, path, end_state):
     made = run_module("fly_machine", one_args(fly, app, **first))["fly_machine"]
     fly.add_fault(lose_response=True, count=1, method=method, path_regex=path)
@@ -159,6 +175,8 @@ def test_a_lost_answer_on_a_machine_write_is_taken_as_done(fly, app, first, then
 
 
 # --- 4. changed tells the truth -----------------------------------------------------------------
+@pytest.mark.fault("update answer lost, then 503 on every read of the machine",
+                   checks="task fails with changed=true; the update did land")
 def test_changed_is_true_when_the_update_went_through_but_nothing_could_be_read_after(fly, app):
     run_module("fly_machine", one_args(fly, app))
     fly.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/machines/[^/]+$")
@@ -170,6 +188,8 @@ def test_changed_is_true_when_the_update_went_through_but_nothing_could_be_read_
     assert fly.api("GET", "/apps/%s/machines" % app).json()[0]["config"]["image"] == NEW
 
 
+@pytest.mark.fault("rollout of an image whose health checks never pass",
+                   checks="rolled back, failed with changed=true; summary shaped as for a plan, a no-op and a success")
 def test_a_failed_rollout_that_rolled_back_reports_changed_and_the_same_summary_shape(fly, app):
     fly.set_image(BROKEN, healthy=False)
     planned = run_module("fly_machine", group_args(fly, app, 2), check=True)
@@ -184,6 +204,8 @@ def test_a_failed_rollout_that_rolled_back_reports_changed_and_the_same_summary_
 
 
 # --- 6. fail fast -------------------------------------------------------------------------------
+@pytest.mark.fault("image whose machine fails to start, with 300 s timeouts",
+                   checks="the wait ends at once with a failure, not at the timeout")
 def test_a_machine_that_fails_ends_the_wait_at_once(fly, app):
     fly.set_image(BROKEN, start=False)
     run_module("fly_machine", group_args(fly, app, 1))
@@ -195,6 +217,8 @@ def test_a_machine_that_fails_ends_the_wait_at_once(fly, app):
 
 
 # --- 8. group volumes follow the wanted size ----------------------------------------------------
+@pytest.mark.fault("group volume size_gb lowered below the current size",
+                   checks="fails naming volume.size_gb, not changed, no write (growing works and restarts)")
 def test_group_volumes_grow_to_the_wanted_size_and_never_shrink(fly, app):
     volume = {"name": "api_data", "path": "/data", "size_gb": 2}
     run_module("fly_machine", group_args(fly, app, 2, volume=volume))
@@ -211,6 +235,7 @@ def test_group_volumes_grow_to_the_wanted_size_and_never_shrink(fly, app):
     assert fly.writes_since(seq) == []
 
 
+@pytest.mark.fault("fly_machine count: -1", checks="fails naming count with no request sent", area="Bad module input")
 def test_bad_counts_fail_before_any_request(fly, app):
     seq = fly.last_seq()
     bad = run_module("fly_machine", group_args(fly, app, -1))

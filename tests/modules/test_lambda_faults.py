@@ -55,6 +55,7 @@ def pool_args(lam, **args):
 
 
 # ----------------------------------------------------------------- instances
+@pytest.mark.fault("instance terminate answer lost", checks="terminate sent once; changed, not failed")
 def test_a_lost_terminate_answer_is_found_terminating(lambda_api, instance):
     lose_next(lambda_api, "POST", "/terminate$")
     seq = lambda_api.last_seq()
@@ -63,6 +64,8 @@ def test_a_lost_terminate_answer_is_found_terminating(lambda_api, instance):
     assert len(sent(lambda_api, seq, "POST", "/terminate")) == 1
 
 
+@pytest.mark.fault("instance restart answer lost while the instance boots",
+                   checks="restart sent once; reported booting, changed")
 def test_a_lost_restart_answer_is_found_restarting(lambda_api, instance):
     lambda_api.settings(boot_seconds=5)  # still booting when the client looks
     lose_next(lambda_api, "POST", "/restart$")
@@ -74,6 +77,7 @@ def test_a_lost_restart_answer_is_found_restarting(lambda_api, instance):
 
 
 # ------------------------------------------------------------------ ssh keys
+@pytest.mark.fault("SSH key add answer lost", checks="add sent once; exactly the one key registered")
 def test_a_lost_key_add_answer_is_found_by_name_and_key(lambda_api):
     lose_next(lambda_api, "POST", "/ssh-keys$")
     seq = lambda_api.last_seq()
@@ -83,6 +87,8 @@ def test_a_lost_key_add_answer_is_found_by_name_and_key(lambda_api):
     assert [k["public_key"] for k in ssh_keys(lambda_api)] == [PUBLIC_KEY]
 
 
+@pytest.mark.fault("SSH key add answer lost for a generated key pair",
+                   checks="the registered key is the saved private key's public half; a rerun changes nothing")
 def test_a_lost_answer_never_loses_a_generated_private_key(lambda_api, tmp_path):
     path = tmp_path / "lambda_key"
     lose_next(lambda_api, "POST", "/ssh-keys$")
@@ -94,6 +100,7 @@ def test_a_lost_answer_never_loses_a_generated_private_key(lambda_api, tmp_path)
     assert not again.changed and not again.failed
 
 
+@pytest.mark.fault("SSH key delete answer lost", checks="found gone; changed, not failed")
 def test_a_lost_key_delete_answer_is_found_gone(lambda_api):
     lambda_api.api("POST", "/ssh-keys", json={"name": "sophia-ops", "public_key": PUBLIC_KEY})
     lose_next(lambda_api, "DELETE", "/ssh-keys/")
@@ -102,6 +109,8 @@ def test_a_lost_key_delete_answer_is_found_gone(lambda_api):
     assert ssh_keys(lambda_api) == []
 
 
+@pytest.mark.fault("503 on every add of a replacement SSH key",
+                   checks="fails saying the old key is back, changed; the old key is registered")
 def test_a_replacement_that_cannot_be_added_puts_the_old_key_back(lambda_api):
     lambda_api.api("POST", "/ssh-keys", json={"name": "sophia-ops", "public_key": PUBLIC_KEY})
     lambda_api.add_fault(status=503, count=2, method="POST", path_regex="/ssh-keys$")
@@ -111,6 +120,8 @@ def test_a_replacement_that_cannot_be_added_puts_the_old_key_back(lambda_api):
     assert [(k["name"], k["public_key"]) for k in ssh_keys(lambda_api)] == [("sophia-ops", PUBLIC_KEY)]
 
 
+@pytest.mark.fault("503 on adding the new key during a rotation",
+                   checks="the old key stays registered and saved as .previous; a later run converges")
 def test_a_rotation_that_cannot_add_the_new_key_keeps_a_key_and_converges_later(lambda_api, tmp_path):
     path = tmp_path / "lambda_key"
     args = lambda_api.module_args(name="generated", private_key_path=str(path))
@@ -133,6 +144,7 @@ def test_a_rotation_that_cannot_add_the_new_key_keeps_a_key_and_converges_later(
 
 
 # --------------------------------------------------------------- filesystems
+@pytest.mark.fault("filesystem create answer lost", checks="found by name; exactly one filesystem")
 def test_a_lost_filesystem_create_answer_is_found_by_name(lambda_api):
     lose_next(lambda_api, "POST", "/filesystems$")
     created = run_module("lambda_filesystem", lambda_api.module_args(name="sophia-models", region="us-east-1"))
@@ -141,6 +153,7 @@ def test_a_lost_filesystem_create_answer_is_found_by_name(lambda_api):
     assert len(lambda_api.api("GET", "/file-systems").json()["data"]) == 1
 
 
+@pytest.mark.fault("filesystem delete answer lost", checks="found gone; changed, not failed")
 def test_a_lost_filesystem_delete_answer_is_found_gone(lambda_api):
     lambda_api.api("POST", "/filesystems", json={"name": "sophia-models", "region": "us-east-1"})
     lose_next(lambda_api, "DELETE", "/filesystems/")
@@ -151,6 +164,8 @@ def test_a_lost_filesystem_delete_answer_is_found_gone(lambda_api):
 
 
 # ------------------------------------------------------------------ firewall
+@pytest.mark.fault("firewall rules PUT answer lost",
+                   checks="the PUT (whole list, idempotent) is sent again; the rules are as wanted")
 def test_a_lost_firewall_answer_is_sent_again(lambda_api):
     rules = [{"protocol": "tcp", "port_range": [22, 22], "source_network": "203.0.113.0/24", "description": "ops"}]
     lose_next(lambda_api, "PUT", "/firewall-rules$")
