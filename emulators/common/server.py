@@ -211,9 +211,8 @@ class Service:
         if allowed:
             if "GET" in allowed:
                 allowed.append("HEAD")
-            raise HTTPError(405, "method %s is not allowed on %s; allowed: %s" % (method, self.prefix + path,
-                                                                                 ", ".join(allowed)),
-                            {"Allow": ", ".join(allowed)})
+            message = "method %s is not allowed on %s; allowed: %s" % (method, self.prefix + path, ", ".join(allowed))
+            raise HTTPError(405, message, {"Allow": ", ".join(allowed)})
         # The whole path, as the client sent it (a client compares it with what it asked for).
         raise HTTPError(404, "no such path: %s" % (self.prefix + path))
 
@@ -293,10 +292,14 @@ class Service:
                 self.apply_settings()
             return 200, {"status": "ok"}
         if parts == ["requests"] and method == "GET":
-            since = int(request.arg("since", 0))
-            limit = request.arg("limit")
+            try:
+                since = int(request.arg("since") or 0)
+                limit = request.arg("limit") or None
+                limit = int(limit) if limit is not None else None
+            except ValueError:
+                raise HTTPError(400, "since and limit are whole numbers") from None
             with self.lock:
-                entries = self.store.requests_since(since, int(limit) if limit is not None else None)
+                entries = self.store.requests_since(since, limit)
                 return 200, {"requests": entries, "last_seq": self.store.last_seq()}
         if parts == ["faults"]:
             with self.lock:

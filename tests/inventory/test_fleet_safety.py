@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import FlyEmulator
+from tests.support.emulators import FlyEmulator
 from tests.inventory.conftest import ansible_inventory, make_fleet, plain, provider_env, write_fleet_config
 
 # Every Lambda request answers 503, more than the client's retries.
@@ -56,7 +56,7 @@ MISSING = [
                           "even with a cache from an earlier run")
 @pytest.mark.parametrize("provider,how,options,overrides", MISSING, ids=[m[1] for m in MISSING])
 def test_a_missing_credential_fails_before_any_request(fly_api, lambda_api, fleet, tmp_path, provider, how, options,
-                                                        overrides):
+                                                       overrides):
     config = write_fleet_config(tmp_path, **options)
     # A cache from a run with credentials: a run without them must not be answered from it.
     first = ansible_inventory(config, provider_env(fly_api, lambda_api), tmp_path, "--list")
@@ -76,7 +76,7 @@ def test_a_missing_credential_fails_before_any_request(fly_api, lambda_api, flee
 @pytest.mark.fault("fleet inventory with lambda_enabled false and no Lambda key",
                    checks="the Fly machines are listed and Lambda is never asked")
 def test_a_disabled_provider_needs_no_credential(fly_api, lambda_api, fleet, tmp_path):
-    machines, _ = fleet
+    machines, dummy = fleet
     config = write_fleet_config(tmp_path, lambda_enabled=False)
     marks = seqs(fly_api, lambda_api)
     listed = ansible_inventory(config, provider_env(fly_api, lambda_api, LAMBDA_API_KEY=None), tmp_path, "--list")
@@ -158,7 +158,7 @@ def test_a_provider_down_fails_the_inventory_by_default(fly_api, lambda_api, fle
                    checks="the Fly hosts are listed with a warning naming Lambda Cloud; the partial listing is "
                           "not cached, so the next one has the Lambda host again")
 def test_keep_healthy_lists_the_healthy_provider_with_a_warning(fly_api, lambda_api, fleet, tmp_path):
-    machines, _ = fleet
+    machines, dummy = fleet
     config = write_fleet_config(tmp_path, on_provider_error="keep_healthy")
     lambda_api.add_fault(status=503, count=LAMBDA_DOWN)
     listed = ansible_inventory(config, provider_env(fly_api, lambda_api), tmp_path, "--list")
@@ -217,9 +217,9 @@ def other_fly(tmp_path_factory):
 @pytest.mark.fault("fleet inventory cached, then pointed at another Fly API URL, then at another organisation",
                    checks="each listing has the hosts of where it points (cache on), never the cached ones")
 def test_another_endpoint_or_organisation_is_another_cache_entry(fly_api, lambda_api, other_fly, tmp_path):
-    here, _ = make_fleet(fly_api, lambda_api)
-    there, _ = make_fleet(other_fly, None, app="sophia-other", regions=("ams",))
-    elsewhere, _ = make_fleet(fly_api, None, app="sophia-staging", org="staging", regions=("lhr",))
+    here, dummy = make_fleet(fly_api, lambda_api)
+    there, dummy = make_fleet(other_fly, None, app="sophia-other", regions=("ams",))
+    elsewhere, dummy = make_fleet(fly_api, None, app="sophia-staging", org="staging", regions=("lhr",))
 
     def fly_machines(api, org="personal"):
         config = write_fleet_config(tmp_path, lambda_enabled=False, fly_org_slug=org)
@@ -247,7 +247,7 @@ PLAY = [{
 
 
 def test_fly_machine_hosts_run_their_tasks_with_the_controllers_python(fly_api, lambda_api, fleet, tmp_path):
-    machines, _ = fleet
+    machines, dummy = fleet
     config = write_fleet_config(tmp_path, cache=False)
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(PLAY))
@@ -264,7 +264,7 @@ def test_fly_machine_hosts_run_their_tasks_with_the_controllers_python(fly_api, 
 
 
 def test_the_inventory_python_gives_way_to_group_vars(fly_api, lambda_api, fleet, tmp_path):
-    machines, _ = fleet
+    machines, dummy = fleet
     config = write_fleet_config(tmp_path, cache=False)
     host = fly_hosts(machines)[0]
     shown = ansible_inventory(config.parent, provider_env(fly_api, lambda_api), tmp_path, "--host", host)

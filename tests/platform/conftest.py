@@ -15,7 +15,7 @@ import tempfile
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.emulators import free_port
 from tests.support.ansible_cli import REPO_ROOT, playbook_stats, run_playbook
 
 LOCAL_INVENTORY = REPO_ROOT / "inventories" / "local" / "hosts.yml"

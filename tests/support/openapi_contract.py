@@ -32,9 +32,75 @@ MACHINE_PATH = re.compile(r"^/v1/apps/[^/]+/machines/[^/]+$")
 OK_ACTION_PATH = re.compile(r"^/v1/apps/[^/]+/machines/[^/]+/(stop|suspend|restart|cordon|uncordon)$")
 
 
+# Without the documents the contract checks cannot run: that fails, unless this is set to say so on purpose.
+SKIP_CONTRACT_ENV = "SOPHIA_SKIP_CONTRACT"
+DEVIATIONS_DOC = REPO_ROOT / "docs" / "emulator-spec-deviations.md"
+
+
 def spec_path(provider):
     variable, relative = SPECS[provider]
     return Path(os.environ.get(variable) or REPO_ROOT.parent / "shared" / "specs" / relative)
+
+
+def contract_opted_out():
+    return os.environ.get(SKIP_CONTRACT_ENV, "") not in ("", "0")
+
+
+def missing_spec(provider):
+    """None when the provider's document is there; otherwise where it was expected."""
+    path = spec_path(provider)
+    if path.is_file():
+        return None
+    variable, relative = SPECS[provider]
+    return ("the %s OpenAPI document is missing: expected at %s (../shared/specs/%s beside the checkout, or "
+            "the path in %s); without it the contract checks cannot run. Set %s=1 to run the tests without them."
+            % (provider, path, relative, variable, SKIP_CONTRACT_ENV))
+
+
+# --- operations the emulators leave out (docs/emulator-spec-deviations.md) --------------------
+OPERATION_MENTION = re.compile(r"`(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) +(/[^`\s]*)`")
+LEFT_OUT_HEADING = re.compile(r"left out|not implemented|not emulated", re.IGNORECASE)
+PROVIDER_HEADINGS = (("fly", re.compile(r"\bfly\b", re.IGNORECASE)),
+                     ("lambda_cloud", re.compile(r"\blambda\b", re.IGNORECASE)))
+
+
+def operation_key(method, path):
+    """``METHOD /path`` without the API prefix and parameter names, so a mention in the docs
+    (``/v1/apps/{app}``, ``/apps/{app_name}``) and the document's path compare equal."""
+    path = re.sub(r"^/(api/)?v1(?=/|$)", "", path.strip())
+    path = re.sub(r"\{[^}]*\}", "{}", path).rstrip("/") or "/"
+    return "%s %s" % (method.upper(), path)
+
+
+def left_out_operations(provider, text=None):
+    """{operation key: reason} for the operations the provider's emulator leaves out.
+
+    In docs/emulator-spec-deviations.md, within the provider's part (a top-level ``#`` heading
+    naming Fly or Lambda), under any heading that says "left out", each line naming an
+    operation as `` `METHOD /path` `` lists it; the rest of the line is the reason.
+    """
+    if text is None:
+        text = DEVIATIONS_DOC.read_text(encoding="utf-8") if DEVIATIONS_DOC.is_file() else ""
+    current, left_out_level, listed = None, None, {}
+    for line in text.splitlines():
+        heading = re.match(r"^(#+)\s+(.*)$", line)
+        if heading:
+            level, title = len(heading.group(1)), heading.group(2)
+            if level == 1:
+                current = next((name for name, pattern in PROVIDER_HEADINGS if pattern.search(title)), None)
+                left_out_level = None
+            elif LEFT_OUT_HEADING.search(title):
+                left_out_level = level
+            elif left_out_level is not None and level <= left_out_level:
+                left_out_level = None
+            continue
+        if current != provider or left_out_level is None:
+            continue
+        mentions = OPERATION_MENTION.findall(line)
+        reason = OPERATION_MENTION.sub("", line).strip(" \t|-*:;,.")
+        for method, path in mentions:
+            listed[operation_key(method, path)] = reason
+    return listed
 
 
 class CapturedRequest:
@@ -106,8 +172,12 @@ def lambda_error_problem(body):
 FLY_DEVIATIONS = [
     ("error answers: any 4xx/5xx an operation gives carries the docs' {\"error\": ...} body",
      lambda entry: entry["status"] >= 400, error_body_problem),
-    ("leases: the docs' {\"status\", \"data\"} envelope, answered 200",
-     lambda entry: bool(LEASE_PATH.match(entry["path"])), lease_envelope_problem),
+    # The status is the document's (201 on create, 200 on get and release): a lease created with any
+    # other status is not covered here, and the document's check refuses it.
+    ("leases: the docs' {\"status\", \"data\"} envelope, with the document's status",
+     lambda entry: bool(LEASE_PATH.match(entry["path"])) and entry["status"] == (201 if entry["method"] == "POST"
+                                                                                 else 200),
+     lease_envelope_problem),
     ("stop, suspend, restart, cordon, uncordon and destroy answer the docs' {\"ok\": true}",
      answers_ok_true, ok_true_problem),
     ("start answers the docs' {\"previous_state\", \"migrated\", \"new_host\"}",
@@ -115,9 +185,35 @@ FLY_DEVIATIONS = [
      start_answer_problem),
 ]
 
+# The Lambda document's paths as patterns, read on first use.
+LAMBDA_PATHS = []
+
+
+def lambda_documented_path(path):
+    """Whether the Lambda document has ``path`` (a concrete request path)."""
+    if not LAMBDA_PATHS:
+        with open(spec_path("lambda_cloud"), encoding="utf-8") as stream:
+            LAMBDA_PATHS.extend(re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(name)) + "$")
+                                for name in json.load(stream)["paths"])
+    return any(pattern.match(path) for pattern in LAMBDA_PATHS)
+
+
+def head_answer_problem(body):
+    """The capture holds the GET answer a HEAD leaves off on the wire: the document's envelope."""
+    if body is None or (isinstance(body, dict) and ("data" in body or lambda_error_problem(body) is None)):
+        return None
+    return "a HEAD answer that is no GET answer: %r" % (body,)
+
+
 LAMBDA_DEVIATIONS = [
     ("throttled requests: 429 with a plain-text body, as Lambda's edge answers (not in the document)",
      lambda entry: entry["status"] == 429, throttled_text_problem),
+    ("HEAD, which the document does not list: the GET answer's status and headers, no body",
+     lambda entry: entry["method"] == "HEAD", head_answer_problem),
+    ("a method a documented path does not take: 405 with Allow and the documented error object",
+     lambda entry: entry["status"] == 405, lambda_error_problem),
+    ("a path the document does not have: 404 with the documented error object",
+     lambda entry: entry["status"] == 404 and not lambda_documented_path(entry["path"]), lambda_error_problem),
     ("5xx answers, and the 408 that stands for an answer lost on the way (a fault the tests inject),"
      " which the document does not list, carry the documented error object",
      lambda entry: entry["status"] >= 500 or entry["status"] == 408, lambda_error_problem),
