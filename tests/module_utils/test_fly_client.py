@@ -41,6 +41,7 @@ def test_backoff_never_undercuts_retry_after():
     assert all(0 <= backoff_delay(attempt, cap=1.0) <= 1.0 for attempt in range(10))
 
 
+@pytest.mark.fault("503 then 429 (Retry-After) on a read", checks="retried until the 200")
 def test_transient_errors_are_retried_until_an_answer(fly_api, client, app):
     seq = fly_api.last_seq()
     fly_api.add_fault(status=503, count=1, method="GET", path_regex="/apps/%s$" % app)
@@ -50,6 +51,7 @@ def test_transient_errors_are_retried_until_an_answer(fly_api, client, app):
     assert statuses(fly_api.requests_since(seq), "GET", "/apps/" + app) == [503, 429, 200]
 
 
+@pytest.mark.fault("500 on every attempt", checks="gives up after max_retries naming the status and the request id")
 def test_giving_up_reports_status_and_request_id(fly_api, client, app):
     client.max_retries = 1
     seq = fly_api.last_seq()
@@ -65,6 +67,7 @@ def test_giving_up_reports_status_and_request_id(fly_api, client, app):
     assert log[-1]["request_id"] in str(raised.value)
 
 
+@pytest.mark.fault("create of an app that exists (422)", checks="sent once; the error carries the status")
 def test_client_errors_are_not_retried(fly_api, client, app):
     seq = fly_api.last_seq()
     with pytest.raises(FlyAPIError) as raised:
@@ -73,6 +76,7 @@ def test_client_errors_are_not_retried(fly_api, client, app):
     assert statuses(fly_api.requests_since(seq), "POST", "/apps") == [422]
 
 
+@pytest.mark.fault("machine create answer lost", checks="exactly one machine")
 def test_a_lost_machine_create_answer_never_makes_two(fly_api, client, app):
     fly_api.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/machines$")
 
@@ -82,6 +86,7 @@ def test_a_lost_machine_create_answer_never_makes_two(fly_api, client, app):
     assert [m["id"] for m in machines] == [machine["id"]]
 
 
+@pytest.mark.fault("volume create answer lost", checks="exactly one volume")
 def test_a_lost_volume_create_answer_never_makes_two(fly_api, client, app):
     fly_api.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/volumes$")
 
@@ -90,6 +95,9 @@ def test_a_lost_volume_create_answer_never_makes_two(fly_api, client, app):
     assert [v["id"] for v in client.list_volumes(app)] == [volume["id"]]
 
 
+@pytest.mark.fault("lease request answer lost",
+                   checks="our lease found by its description; released when the block ends",
+                   area="Leases")
 def test_leases_are_released_when_the_block_ends_and_a_lost_answer_is_found(fly_api, client, app):
     machine = client.create_machine(app, {"region": "iad", "config": {"image": "nginx:1.27"}})
     lease_path = "/apps/%s/machines/%s/lease" % (app, machine["id"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.support.emulators import free_port
 
 NEW_IMAGE = "semitechnologies/weaviate:1.33.0"
 SNAPSHOT_TASK = "Volumes are snapshotted before a new image rolls out"
@@ -138,6 +138,8 @@ def test_a_deploy_with_a_new_image_snapshots_the_volumes_first(platform):
     assert len(snapshots(platform, volume["id"])) == 1
 
 
+@pytest.mark.fault("volume snapshot retention changed out of band",
+                   checks="check mode finds it with no write; a run puts it back; then clean")
 def test_a_volume_retention_changed_out_of_band_is_found_and_put_back(platform):
     deploy_weaviate(platform)
     [volume] = volumes(platform)
@@ -192,6 +194,8 @@ def test_the_database_dump_keeps_a_dump_only_when_the_database_changed(backup_en
     assert not list(platform.backup_dir.glob(".*partial*"))
 
 
+@pytest.mark.fault("restore drill, then a dump that does not restore",
+                   checks="snapshot and dump restored and checked; a broken dump fails it, scratch database dropped")
 def test_the_restore_drill_restores_a_snapshot_and_a_dump_and_checks_both(backup_env):
     platform = backup_env
     deploy_weaviate(platform)

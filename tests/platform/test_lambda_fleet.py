@@ -91,6 +91,8 @@ def test_count_follows_the_inventory_and_zero_ends_the_pool(platform, tmp_path):
     assert members(platform.lam) == []
 
 
+@pytest.mark.fault("no capacity for the first instance type anywhere, nor the second in the first region",
+                   checks="the pool launches the next type, then in the next region")
 def test_capacity_fallback_takes_the_next_type_then_the_next_region(platform, tmp_path):
     # The first choice, the A100, has no capacity anywhere; the H100 none in the first region.
     for region in ALL_REGIONS:
@@ -139,6 +141,9 @@ def test_ssh_is_allowed_from_the_configured_networks_only(platform, tmp_path):
     (["0.0.0.0/0"], "opens SSH to every address"),
     ([], "lambda_ssh_allowed_cidrs is empty"),
 ])
+@pytest.mark.fault("bad SSH networks: host bits set, not a network, 0.0.0.0/0, empty list",
+                   checks="fails naming the problem before any Lambda request",
+                   area="Bad module input")
 def test_bad_ssh_networks_fail_before_any_api_call(platform, tmp_path, cidrs, message):
     seq = platform.lam.last_seq()
     run = platform.play(GPU_POOL, extra_vars=pool_vars(tmp_path, lambda_ssh_allowed_cidrs=cidrs))
@@ -148,6 +153,9 @@ def test_bad_ssh_networks_fail_before_any_api_call(platform, tmp_path, cidrs, me
     assert platform.lam.requests_since(seq) == []
 
 
+@pytest.mark.fault("lambda_pool_count: -1",
+                   checks="fails (must be 0 or more) before any Lambda request",
+                   area="Bad module input")
 def test_negative_count_fails_before_any_api_call(platform, tmp_path):
     seq = platform.lam.last_seq()
     run = platform.play(GPU_POOL, extra_vars=pool_vars(tmp_path, lambda_pool_count=-1))
@@ -223,6 +231,8 @@ def test_the_fleet_inventory_lists_the_pool_in_gpu_workers(platform, tmp_path):
         assert secret not in listed.stdout + listed.stderr
 
 
+@pytest.mark.fault("Lambda answers 503 to every request",
+                   checks="the GPU play fails naming Lambda Cloud and the 503; no Fly request; no instance")
 def test_lambda_down_fails_the_gpu_play_by_name_and_leaves_fly_alone(platform, tmp_path):
     fly_seq = platform.fly.last_seq()
     # Every Lambda request answers 503 (more than the client's retries).
@@ -242,6 +252,8 @@ def test_lambda_down_fails_the_gpu_play_by_name_and_leaves_fly_alone(platform, t
     assert members(platform.lam) == []
 
 
+@pytest.mark.fault("Lambda answers 503 to every request during prepare and deploy",
+                   checks="the preflight warns Lambda is down; the Fly phases complete; deploy makes no Lambda call")
 def test_lambda_down_does_not_hold_back_the_fly_phases(platform):
     """With Lambda answering nothing but 503s, the preflight warns (its key check gets no answer) and the
     Fly.io phases run as ever; deploying the services makes no Lambda call at all."""
@@ -259,6 +271,8 @@ def test_lambda_down_does_not_hold_back_the_fly_phases(platform):
     assert platform.lam.requests_since(seq) == []
 
 
+@pytest.mark.fault("wrong Lambda key given as lambda_api_key, in check mode",
+                   checks="the preflight fails: the API key is refused")
 def test_a_refused_lambda_key_stops_the_preflight(platform):
     run = platform.play("playbooks/prepare.yml", check=True, extra_vars={"lambda_api_key": "wrong-key"})
     assert run.rc != 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 IMAGE_A = "registry.fly.io/sophia-unified-api:1.0.0"
 IMAGE_B = "registry.fly.io/sophia-unified-api:1.1.0"
 
@@ -24,6 +26,8 @@ def volumes(platform, service):
     return platform.fly.api("GET", "/apps/%s/volumes" % platform.app(service)).json()
 
 
+@pytest.mark.fault("five changes out of band: secret, guest size, machine destroyed, volume retention, IP",
+                   checks="drift.yml names each, writes nothing and fails; drift_fix=true puts all back; then no drift")
 def test_drift_names_each_change_made_behind_its_back_then_corrects_them(platform, tmp_path):
     converge(platform)
     fly = platform.fly
@@ -84,6 +88,8 @@ def test_drift_names_each_change_made_behind_its_back_then_corrects_them(platfor
     assert json.loads(report_path.read_text())["entries"] == []
 
 
+@pytest.mark.fault("scale outside the environment's range; rollback with no earlier release",
+                   checks="both refused, nothing written; then rollback and rotation restart machines one by one")
 def test_scale_rollback_and_secret_rotation_of_one_service(platform):
     fly = platform.fly
     app = platform.app("unified_api")
@@ -143,6 +149,8 @@ def test_scale_rollback_and_secret_rotation_of_one_service(platform):
     assert again.rc == 0 and again.changed == 0, again.explain()
 
 
+@pytest.mark.fault("teardown without the environment's name, and with the wrong one",
+                   checks="refused with no request; a confirmed teardown keeps volumes (snapshotted) unless told")
 def test_teardown_needs_the_environment_name_and_keeps_volumes_unless_told(platform):
     fly = platform.fly
     # Weaviate with its volume; the Agent UI here without one, to show an app with nothing to keep goes.

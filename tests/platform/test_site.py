@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.platform.conftest import SERVICES
 
 
+@pytest.mark.fault("failover drill: a healthy machine of the two-machine service stopped during hardening",
+                   checks="drilled on unified_api only; both machines started again; a second run writes nothing")
 def test_site_converges_from_empty_then_changes_nothing(platform):
     first = platform.play("site.yml")
     assert first.rc == 0, first.explain()
@@ -37,6 +41,8 @@ def test_site_converges_from_empty_then_changes_nothing(platform):
     assert platform.lam.writes_since(lambda_seq) == []
 
 
+@pytest.mark.fault("site.yml --check on an empty environment",
+                   checks="no Fly or Lambda write; every app and process group predicted as created")
 def test_check_mode_on_an_empty_environment_predicts_the_creates(platform):
     fly_seq, lambda_seq = platform.fly.last_seq(), platform.lam.last_seq()
     run = platform.play("site.yml", check=True)
@@ -54,6 +60,8 @@ def test_check_mode_on_an_empty_environment_predicts_the_creates(platform):
     assert len(groups["unified_api"]["summary"]["created"]) == 2
 
 
+@pytest.mark.fault("agent_ui_max_machines: many (not a number)",
+                   checks="site.yml fails naming the variable; no Fly write")
 def test_bad_service_variables_fail_before_any_write_naming_the_option(platform):
     seq = platform.fly.last_seq()
     run = platform.play("site.yml", extra_vars={"agent_ui_max_machines": "many"})
@@ -63,6 +71,8 @@ def test_bad_service_variables_fail_before_any_write_naming_the_option(platform)
     assert platform.fly.writes_since(seq) == []
 
 
+@pytest.mark.fault("vector_store_min_machines 3 above vector_store_max_machines 2",
+                   checks="site.yml fails naming both values; no Fly write")
 def test_an_autoscale_range_upside_down_fails_before_any_write(platform):
     seq = platform.fly.last_seq()
     run = platform.play("site.yml", extra_vars={"vector_store_min_machines": 3, "vector_store_max_machines": 2})

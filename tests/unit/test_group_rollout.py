@@ -82,6 +82,8 @@ def test_the_floor_is_size_minus_max_unavailable_and_never_zero_for_two_or_more(
     assert floor_for(size, max_unavailable) == floor
 
 
+@pytest.mark.fault("members already down before a batch",
+                   checks="down members go first and use up max_unavailable; none healthy goes below the floor")
 def test_members_that_are_down_go_first_and_use_up_the_allowance():
     pending = [{"id": i} for i in ("up1", "up2", "down")]
     assert [m["id"] for m in next_batch(pending, {"up1", "up2", "other"}, 4, 2)] == ["down", "up1"]
@@ -109,6 +111,8 @@ SCENARIOS = list(itertools.product([1, 2, 3, 5], [1, 2, 0.4], [0, 1, 2], [NEW, B
 
 
 @pytest.mark.parametrize("size, max_unavailable, down, image", SCENARIOS)
+@pytest.mark.fault("rollouts of 1-5 machines, 0-2 down, a good or a broken image, three max_unavailable",
+                   checks="never below the healthy floor; a broken image stops after one batch and is rolled back")
 def test_no_rollout_ever_goes_below_the_floor(size, max_unavailable, down, image):
     down = min(down, size)
     sim = SimFly(FakeClock(), broken=[BROKEN])
@@ -129,6 +133,8 @@ def test_no_rollout_ever_goes_below_the_floor(size, max_unavailable, down, image
         assert all(m["config"]["image"] == OLD for m in sim.machines.values())
 
 
+@pytest.mark.fault("broken image already on a member (left by a killed run)",
+                   checks="stops as looks broken before any write")
 def test_a_broken_config_already_on_a_member_stops_the_rollout_before_any_write():
     sim = SimFly(FakeClock(), broken=[BROKEN])
     sim.add_machine(OLD)

@@ -39,6 +39,7 @@ def test_a_refresh_extends_the_lease_with_the_same_nonce():
     leases.close()
 
 
+@pytest.mark.fault("our lease request committed but its answer lost", checks="the lease is taken as ours, no wait")
 def test_our_own_lease_whose_answer_was_lost_is_taken_as_ours():
     sim, leases = leases_on()
     someone_holds(sim, leases.description, 30)  # what a lost answer leaves
@@ -46,6 +47,8 @@ def test_our_own_lease_whose_answer_was_lost_is_taken_as_ours():
     leases.close()
 
 
+@pytest.mark.fault("lease of an earlier (killed) run, 25 s left",
+                   checks="waited out (25-27 s on the fake clock), then taken")
 def test_a_lease_left_by_an_earlier_run_is_waited_out():
     sim, leases = leases_on(wait_timeout=90)
     someone_holds(sim, "sophia.ops 0123456789ab", 25)
@@ -54,6 +57,8 @@ def test_a_lease_left_by_an_earlier_run_is_waited_out():
     leases.close()
 
 
+@pytest.mark.fault("earlier run's lease lasting longer than wait_timeout",
+                   checks="fails at once naming the earlier run; no wait")
 def test_an_earlier_runs_lease_that_lasts_too_long_fails_at_once():
     sim, leases = leases_on(wait_timeout=10)
     someone_holds(sim, "sophia.ops 0123456789ab", 600)  # another run, still refreshing it
@@ -62,6 +67,8 @@ def test_an_earlier_runs_lease_that_lasts_too_long_fails_at_once():
     assert sim.clock.slept == []
 
 
+@pytest.mark.fault("lease held by another operator",
+                   checks="fails naming holder and description; their lease kept; no wait")
 def test_anyone_elses_lease_is_respected_and_named():
     sim, leases = leases_on()
     someone_holds(sim, "alice: hotfix", 5)

@@ -19,6 +19,7 @@ def client_with(*script, max_retries=6, max_retry_seconds=120.0):
     return client, clock
 
 
+@pytest.mark.fault("write answered 429", checks="sent again after Retry-After without looking; one change counted")
 def test_a_throttled_write_is_sent_again_without_looking_and_waits_retry_after():
     client, clock = client_with(THROTTLED, OK)
     looked = []
@@ -29,6 +30,8 @@ def test_a_throttled_write_is_sent_again_without_looking_and_waits_retry_after()
 
 
 @pytest.mark.parametrize("lost", [LOST, FakeResponse(503), READ_TIMEOUT], ids=["408", "503", "read timeout"])
+@pytest.mark.fault("write answered 408, 503 or a read timeout",
+                   checks="the write is looked for and found, never sent twice; one change counted")
 def test_a_lost_answer_is_looked_for_before_the_write_is_sent_again(lost):
     client, dummy = client_with(lost)
     found = {"id": "made-by-the-lost-attempt"}
@@ -37,12 +40,14 @@ def test_a_lost_answer_is_looked_for_before_the_write_is_sent_again(lost):
     assert client.state_changes == 1
 
 
+@pytest.mark.fault("write answer lost and the write not found after", checks="sent again")
 def test_not_found_after_a_lost_answer_means_send_again():
     client, dummy = client_with(LOST, OK)
     assert client.request("POST", "/things", json={}, before_retry=lambda: None) == {"ok": True}
     assert len(client.session.sent) == 2
 
 
+@pytest.mark.fault("connect timeout on a write", checks="sent again without looking")
 def test_a_connection_never_made_is_sent_again_without_looking():
     client, dummy = client_with(CONNECT_TIMEOUT, OK)
     looked = []
@@ -50,6 +55,7 @@ def test_a_connection_never_made_is_sent_again_without_looking():
     assert looked == []
 
 
+@pytest.mark.fault("write answered 409", checks="not retried; the error carries status and message; no change counted")
 def test_an_answer_about_the_request_itself_is_not_retried_and_changes_nothing():
     client, dummy = client_with(FakeResponse(409, {"error": "conflict"}))
     with pytest.raises(APIError) as raised:
@@ -58,6 +64,7 @@ def test_an_answer_about_the_request_itself_is_not_retried_and_changes_nothing()
     assert len(client.session.sent) == 1 and client.state_changes == 0
 
 
+@pytest.mark.fault("write answer lost, then 503 until the retries run out", checks="fails, and counts a change")
 def test_a_write_whose_fate_is_unknown_counts_as_a_change_when_the_retries_run_out():
     client, dummy = client_with(LOST, FakeResponse(503), FakeResponse(503), max_retries=2)
     with pytest.raises(APIError):
@@ -65,6 +72,7 @@ def test_a_write_whose_fate_is_unknown_counts_as_a_change_when_the_retries_run_o
     assert client.state_changes == 1
 
 
+@pytest.mark.fault("write answer lost and the look-up fails too", checks="fails, and counts a change")
 def test_a_write_whose_check_fails_still_counts_as_a_change():
     client, dummy = client_with(LOST)
 
@@ -83,6 +91,8 @@ def test_reads_and_bookkeeping_writes_never_count():
     assert client.state_changes == 0
 
 
+@pytest.mark.fault("500 on every attempt; 429 on every attempt",
+                   checks="stops after max_retries, and within max_retry_seconds")
 def test_retries_are_bounded_in_count_and_in_time():
     client, clock = client_with(*[FakeResponse(500)] * 10, max_retries=3)
     with pytest.raises(APIError):

@@ -16,6 +16,8 @@ def test_answers_as_soon_as_the_probe_does_with_growing_pauses():
     assert clock.slept == [1, 2, 3]
 
 
+@pytest.mark.fault("probe that never answers",
+                   checks="the wait ends at the deadline naming what it waited for; the last pause cut to it")
 def test_the_deadline_ends_the_wait_and_the_last_pause_is_cut_to_it():
     clock = FakeClock()
     waiter = Waiter(clock=clock.time, sleep=clock.sleep)
@@ -24,6 +26,7 @@ def test_the_deadline_ends_the_wait_and_the_last_pause_is_cut_to_it():
     assert clock.slept == [4, 4, 2] and clock.now == 1010
 
 
+@pytest.mark.fault("probe that reports a failed machine", checks="the wait ends at once, no pause")
 def test_a_probe_that_knows_it_is_hopeless_ends_the_wait_at_once():
     clock = FakeClock()
     waiter = Waiter(clock=clock.time, sleep=clock.sleep)
