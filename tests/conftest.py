@@ -18,7 +18,8 @@ from tests.support.ansible_cli import REPO_ROOT  # noqa: E402
 
 # Fault records (SOPHIA_FAULT_RECORDS) for docs/reliability.md: tests marked @pytest.mark.fault.
 # The emulators and their fixtures: tests/support/emulators.py.
-pytest_plugins = ["tests.support.fault_records", "tests.support.emulators"]
+# Docker-marked tests (skip or fail without an engine) and their own stacks: tests/support/docker.py.
+pytest_plugins = ["tests.support.fault_records", "tests.support.emulators", "tests.support.docker"]
 
 # The collection's Python (module_utils) is importable as
 # ansible_collections.sophia.ops.*, the way Ansible itself loads it.
