@@ -115,6 +115,21 @@ class DockerEngine:
     def kill(self, container, signal="SIGKILL"):
         self.call("POST", "/containers/%s/kill" % container, query={"signal": signal}, expect=(204, 409))
 
+    def restart(self, container, timeout=10):
+        self.call("POST", "/containers/%s/restart" % container, query={"t": int(timeout)},
+                  timeout=timeout + self.timeout)
+
+    def pause(self, container):
+        self.call("POST", "/containers/%s/pause" % container)
+
+    def unpause(self, container):
+        self.call("POST", "/containers/%s/unpause" % container)
+
+    def connect(self, network, container, aliases=None):
+        """Attach a (created) container to one more network; API v1.41 takes one network at create."""
+        self.call("POST", "/networks/%s/connect" % network,
+                  {"Container": container, "EndpointConfig": {"Aliases": list(aliases or [])}})
+
     def remove(self, container, volumes=False):
         self.call("DELETE", "/containers/%s" % container, query={"force": "true", "v": str(volumes).lower()},
                   expect=(204, 404))

@@ -4,7 +4,9 @@
 - ``POST apps/{app}/machines/{id}`` ``{"state", "config", "metadata"}``: drift, a change
   behind the API's back (another operator, a crash);
 - ``GET apps/{app}/machines``: the app's live machines as a watcher sees them, outside the
-  rate limits and the request log.
+  rate limits and the request log;
+- ``GET proxy``: where the Docker backend's proxy listens, ``{"apps": {app: {"public": {port: "127.0.0.1:P"},
+  "flycast": {port: "A:port"}}}}``.
 
 The generic part (health, reset, requests, faults, settings) is common/server.py's.
 """
@@ -43,6 +45,9 @@ class Control:
             rules[body["image"]] = {"healthy": bool(body.get("healthy", True)), "start": bool(body.get("start", True))}
             self.store.put_meta("images", rules)
             return 200, rules
+        if parts == ["proxy"] and method == "GET":
+            # The Docker backend's proxy: each app's listeners (none with the record backend).
+            return 200, self.backend.proxy_view()
         if len(parts) == 4 and parts[0] == "apps" and parts[2] == "machines" and method == "POST":
             return 200, self.drift(parts[1], parts[3], request.json())
         if len(parts) == 3 and parts[0] == "apps" and parts[2] == "machines" and method == "GET":

@@ -118,5 +118,28 @@ class MachineBackend:
         return results
 
 
+    # --- what a backend running real things also hooks (nothing to do for records) ----------------
+    def create_volume(self, volume, snapshot=None, source=None):
+        """A volume was created, empty or from ``snapshot`` (a snapshot record) or ``source`` (a volume)."""
+
+    def delete_volume(self, volume):
+        pass
+
+    def snapshot_volume(self, volume, snapshot):
+        """``snapshot`` (its record, still being built) was taken of ``volume``."""
+
+    def app_deleted(self, app_name, machines, volumes):
+        pass
+
+    def reset(self):
+        pass
+
+    def close(self):
+        pass
+
+    def proxy_view(self):
+        return {"apps": {}}
+
+
 class RecordBackend(MachineBackend):
     """Machines as records only: the timeline is the whole truth, nothing runs."""

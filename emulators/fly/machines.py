@@ -197,6 +197,11 @@ class Machines:
         del machine["events"][MAX_EVENTS:]
 
     def save_machine(self, machine):
+        # Events a backend hook noted (a launch that failed) come after the handler's own.
+        for deferred in machine.pop("deferred_events", []):
+            self.event(machine, deferred["type"], deferred["status"], deferred["source"])
+            if deferred.get("request"):
+                machine["events"][0]["request"] = deferred["request"]
         machine["updated_at"] = iso()
         self.store.put("machine", machine["id"], machine, parent=machine["app"])
 

@@ -64,3 +64,33 @@ class FlyService(Apps, Machines, Leases, Metadata, Volumes, Secrets, IPs, Certif
 
     def apply_settings(self):
         self.backend.step = float(self.settings["transition_seconds"])
+
+    # --- the Docker backend (python -m emulators.fly --backend docker --stack S) ----------------------
+    def use_docker(self, stack, data_dir):
+        """Run machines as containers of the stack ``stack`` (docker_backend.py) instead of records."""
+        # The record backend needs no engine.
+        from emulators.fly.docker_backend import DockerBackend
+        from emulators.fly.logs import MachineLogs
+
+        # Fly's proxy stops idle machines after minutes; seconds keep a local run observable.
+        self.default_settings = dict(self.default_settings, proxy_autostop_seconds=5.0)
+        self.settings.setdefault("proxy_autostop_seconds", 5.0)
+        self.backend = DockerBackend(self, stack, data_dir)
+        # The machines' output on NATS, as Fly's log stream carries it (logs.py), for the log shipper.
+        self.backend.logs = MachineLogs(self.backend.engine.path, data_dir)
+        self.backend.begin()
+
+    def close(self):
+        self.backend.close()
+        if getattr(self.backend, "logs", None) is not None:
+            self.backend.logs.close()
+
+    def reset_state(self):
+        self.backend.reset()
+        super().reset_state()
+
+    def delete_app(self, request, app_name):
+        machines, volumes = self.store.list("machine", app_name), self.store.list("volume", app_name)
+        status, body = super().delete_app(request, app_name)
+        self.backend.app_deleted(app_name, machines, volumes)
+        return status, body

@@ -137,6 +137,7 @@ class Volumes:
                   "auto_backup_enabled": body.get("auto_backup_enabled", True),
                   "fstype": body.get("fstype") or "ext4", "block_size": 4096, "type": "local", "zone": random_id(4),
                   "host_status": "ok", "created_at": iso(), "snapshots": [], "bytes_used": bytes_used}
+        self.backend.create_volume(volume, snapshot=source, source=forked)
         self.save_volume(volume)
         return 200, self.render_volume(volume)
 
@@ -176,6 +177,7 @@ class Volumes:
                                  "first" % (volume_id, holder["id"]))
         rendered = self.render_volume(volume)
         rendered["state"] = "destroyed"
+        self.backend.delete_volume(volume)
         self.store.delete("volume", volume_id)
         return 200, rendered
 
@@ -185,11 +187,13 @@ class Volumes:
     def create_snapshot(self, request, app_name, volume_id):
         """An on-demand snapshot, listed at once (the real one takes a few moments)."""
         volume = self.volume(app_name, volume_id)
-        volume["snapshots"].append({"id": "vs_" + random_id(12), "created_at": iso(), "status": "created",
-                                    "size": volume.get("bytes_used", EMPTY_VOLUME_BYTES),
-                                    "volume_size": volume["size_gb"] * 1024 ** 3,
-                                    "retention_days": volume["snapshot_retention"],
-                                    "digest": hashlib.md5(volume_id.encode()).hexdigest() + "-1"})
+        snapshot = {"id": "vs_" + random_id(12), "created_at": iso(), "status": "created",
+                    "size": volume.get("bytes_used", EMPTY_VOLUME_BYTES),
+                    "volume_size": volume["size_gb"] * 1024 ** 3,
+                    "retention_days": volume["snapshot_retention"],
+                    "digest": hashlib.md5(volume_id.encode()).hexdigest() + "-1"}
+        self.backend.snapshot_volume(volume, snapshot)  # a backend with real volumes keeps the files
+        volume["snapshots"].append(snapshot)
         self.save_volume(volume)
         return 200, None
 
