@@ -382,6 +382,38 @@ def test_flycast_address_answers_from_another_apps_machine(fly, stack):
     assert not stack.containers(sophia__fly__app=app)
 
 
+def test_machine_output_is_published_on_nats_as_flys_log_stream(fly, stack):
+    """The line a request produced reaches a subscriber of logs.> on the org network's NATS, in Fly's shape."""
+    import json
+    import socket
+
+    app = new_app(fly)
+    machine = launch(fly, app, standin(services=web_service()))
+    address = serving(stack, machine)
+    gateway = stack.call("GET", "/networks/%s-org-%s" % (stack.stack, ORG))[1]["IPAM"]["Config"][0]["Gateway"]
+    with socket.create_connection((gateway, 4223), timeout=10) as nats:
+        reader = nats.makefile("rb")
+        reader.readline()  # INFO
+        nats.sendall(b'CONNECT {"verbose":false}\r\nSUB logs.%s.> 1\r\nPING\r\n' % app.encode())
+        assert reader.readline().strip() == b"PONG"
+        request_id = "nats-" + uuid.uuid4().hex[:10]
+        assert http("GET", "http://%s:8080/health" % address, headers={"X-Request-Id": request_id}).status_code == 200
+        found = None
+        for dummy in range(200):  # bounded: the socket's timeout ends a silent stream
+            line = reader.readline()
+            if line.startswith(b"MSG "):
+                subject = line.split()[1].decode()
+                record = json.loads(reader.read(int(line.split()[-1]) + 2)[:-2])
+                if request_id in record["message"]:
+                    found = subject, record
+                    break
+    assert found, "no log line with %s" % request_id
+    subject, record = found
+    assert subject == "logs.%s.%s.%s" % (app, machine["region"], machine["id"])
+    assert record["fly"] == {"app": {"instance": machine["id"], "name": app}, "region": machine["region"]}
+    assert record["log"]["level"] == "info" and record["timestamp"].endswith("Z")
+
+
 def test_record_backend_stays_the_default(tmp_path):
     """Without --backend the emulator runs nothing: its proxy view is empty."""
     emulator = FlyEmulator(tmp_path)
