@@ -69,6 +69,27 @@ def is_healthy(machine):
     return machine.get("state") == "started" and all(c.get("status") == "passing" for c in machine.get("checks") or [])
 
 
+def autostops(config):
+    """Whether Fly's proxy may stop (or suspend) the machine when it is idle: a service with autostop on."""
+    return any(service.get("autostop") not in (None, False, "off") for service in (config or {}).get("services") or [])
+
+
+def min_running(config):
+    """The most machines any of the config's services keeps running (min_machines_running)."""
+    return max([int(service.get("min_machines_running") or 0) for service in (config or {}).get("services") or []]
+               or [0])
+
+
+def is_parked(machine):
+    """Stopped or suspended by Fly's proxy for want of traffic (autostop), on a config that allows it: at rest,
+    not broken. The proxy starts it again on demand, so a run leaves it be. A machine a user stopped, or
+    whose process exited, is not parked."""
+    events = machine.get("events") or []
+    latest = events[0] if events else {}
+    return (machine.get("state") in ("stopped", "suspended") and autostops(machine.get("config"))
+            and latest.get("source") == "flyd" and latest.get("type") in ("stop", "suspend"))
+
+
 def health_problem(machine):
     """Why a machine is not healthy, for messages."""
     failing = ", ".join("%s=%s" % (c.get("name"), c.get("status")) for c in machine.get("checks") or []
@@ -154,10 +175,16 @@ class GroupPlan:
         self.actions = {}  # machine ID -> update | start | restart
         self.unhealthy = []  # on the wanted config and meant to run, but not healthy: waited for first
         self.unchanged = []
+        # Machines the proxy parked stay parked while enough others run to keep the services' minimum.
+        running = len([m for m in self.keep if m.get("state") not in NOT_RUNNING and self.wanted_for(m)])
+        floor = min_running(config)
         for machine in self.keep:
             if not self.wanted_for(machine):
                 self.actions[machine["id"]] = "update"
+            elif is_parked(machine) and running >= floor:
+                self.unchanged.append(machine)
             elif machine.get("state") in NOT_RUNNING:
+                running += 1
                 self.actions[machine["id"]] = "start"
             elif machine["id"] in grown_machines:
                 self.actions[machine["id"]] = "restart"  # to see the space its volume gained
@@ -322,6 +349,7 @@ class MachineOps:
         waiter = self.client.waiter
         start_by = waiter.deadline_in(self.wait_timeout)
         started_at = {}
+        healthy_seen, parked = set(), set()
         # Checks run once a machine has started, so right after it starts they cannot have passed yet.
         first_look = CHECKS_SETTLE if machines and self.wait_for_the_last(machines[-1]) else 0.0
 
@@ -333,6 +361,9 @@ class MachineOps:
                     raise WaitFailed("machine %s went away while it was waited for" % machine_id, last=machine_id)
                 state = machine.get("state")
                 same_version = version in (None, machine.get("instance_id"))
+                if same_version and machine_id in healthy_seen and is_parked(machine):
+                    parked.add(machine_id)  # healthy, then stopped by the proxy for want of traffic: done
+                    continue
                 if state == "failed" or (same_version and state in ("stopped", "suspended")):
                     raise WaitFailed("machine %s is %s instead of running" % (machine_id, state), last=machine_id)
                 if state == "started":
@@ -340,11 +371,13 @@ class MachineOps:
                 elif waiter.remaining(start_by) <= 0:
                     raise WaitFailed("machine %s is %s, not started, after %ss"
                                      % (machine_id, state, self.wait_timeout), last=machine_id)
+                if is_healthy(machine) and same_version:
+                    healthy_seen.add(machine_id)
                 if (not is_healthy(machine) and machine_id in started_at
                         and waiter.clock() - started_at[machine_id] > self.health_timeout):
                     raise WaitFailed("machine %s did not pass its health checks within %ss (%s)"
                                      % (machine_id, self.health_timeout, health_problem(machine)), last=machine_id)
-            if all(is_healthy(now[i]) for i in versions):
+            if all(is_healthy(now[i]) or i in parked for i in versions):
                 return [now[i] for i in versions]
             return None
 

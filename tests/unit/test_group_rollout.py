@@ -46,6 +46,44 @@ def test_health_is_part_of_the_plan():
     assert planned.changes
 
 
+AUTOSTOP = [{"protocol": "tcp", "internal_port": 8080, "autostop": "stop", "autostart": True,
+             "min_machines_running": 1}]
+
+
+def parked_member(machine_id, source="flyd", kind="stop", autostop="stop"):
+    machine = member(machine_id, state="stopped", checks="critical")
+    machine["config"]["services"] = [dict(AUTOSTOP[0], autostop=autostop)]
+    machine["events"] = [{"type": kind, "status": "stopping", "source": source}]
+    return machine
+
+
+def autostop_plan(machines, count):
+    running = [m for m in machines if m["state"] == "started"]
+    for machine in running:
+        machine["config"]["services"] = AUTOSTOP
+    return GroupPlan(machines, "app", count, ["iad"], {"image": OLD, "services": AUTOSTOP})
+
+
+def test_machines_the_proxy_parked_are_left_at_rest_while_the_minimum_runs():
+    planned = autostop_plan([member("a"), parked_member("b"), parked_member("c")], 3)
+    assert not planned.actions and not planned.changes
+    assert sorted(m["id"] for m in planned.unchanged) == ["a", "b", "c"]
+
+
+def test_a_machine_a_user_stopped_or_that_exited_is_started_again():
+    planned = autostop_plan([member("a"), parked_member("b", source="user"), parked_member("c", kind="exit")], 3)
+    assert planned.actions == {"b": "start", "c": "start"}
+
+
+def test_parked_machines_are_started_up_to_the_minimum_and_not_without_autostop():
+    # Nothing runs: the services' minimum (1) needs one of the parked machines started, only one.
+    planned = autostop_plan([parked_member("b"), parked_member("c")], 2)
+    assert list(planned.actions.values()) == ["start"]
+    # With autostop off a stopped machine is not parked, whoever stopped it.
+    off = parked_member("d", autostop="off")
+    assert GroupPlan([off], "app", 1, ["iad"], {"image": OLD, "services": off["config"]["services"]}).actions == {"d": "start"}
+
+
 def test_an_unhealthy_member_alone_is_no_change_to_predict():
     planned = plan([member("a"), member("b", checks="critical")], 2)
     assert not planned.changes and [m["id"] for m in planned.unhealthy] == ["b"]
