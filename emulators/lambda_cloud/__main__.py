@@ -1,4 +1,7 @@
-"""Serve the Lambda Cloud API emulator: python -m emulators.lambda_cloud --port 4290 --data-dir DIR --token T."""
+"""Serve the Lambda Cloud API emulator: python -m emulators.lambda_cloud --port 4290 --data-dir DIR --token T.
+
+``--backend docker --stack S`` boots every launched instance as a GPU-node container (docker_backend.py);
+the default backend keeps instances as records only."""
 
 from emulators.common.cli import main
 from emulators.lambda_cloud.service import LambdaService

@@ -143,7 +143,24 @@ class LambdaService(Service):
 
     def __init__(self, store, token, capture_path=None):
         super().__init__(store, token, capture_path)
+        # None: instances are records only (the default); docker_backend.DockerInstances: they boot as containers.
+        self.machines = None
         self._routes()
+
+    # --- the Docker backend (python -m emulators.lambda_cloud --backend docker --stack S) ----------------
+    def use_docker(self, stack, data_dir):
+        """Launch every instance as a GPU-node container of the stack ``stack`` (docker_backend.py)."""
+        from emulators.lambda_cloud.docker_backend import DockerInstances  # the record backend needs no engine
+
+        self.machines = DockerInstances(stack)
+
+    def close(self):
+        """Nothing to stop: the instances' containers outlive the emulator, as VMs outlive the API."""
+
+    def reset_state(self):
+        if self.machines is not None:
+            self.machines.remove_all()
+        super().reset_state()
 
     # --- shape of errors, auth and limits ------------------------------------
     def error_body(self, status, message):
@@ -199,6 +216,13 @@ class LambdaService(Service):
     def status_of(self, instance, at=None):
         at = time.time() if at is None else at
         status = instance["status"]
+        if status == "booting" and instance.get("container"):
+            # A container instance is active once its sshd answers; kept, so the probe runs once.
+            if self.machines is None or not self.machines.booted(instance):
+                return status
+            instance["status"] = "active"
+            self.store.put("instance", instance["id"], instance)
+            return "active"
         if status == "booting" and at >= instance["ready_at"]:
             return "active"
         if status == "terminating" and at >= instance["ready_at"]:
@@ -364,8 +388,23 @@ class LambdaService(Service):
             instance["id"], instance["jupyter_token"])
         # Cloud-init runs the user data; the emulator only remembers that there was some.
         instance["user_data_digest"] = hashlib.sha256(user_data.encode()).hexdigest()
+        if self.machines is not None:
+            self.boot(instance, keys[0])
         self.store.put("instance", instance["id"], instance)
         return 200, {"data": {"instance_ids": [instance["id"]]}}
+
+    def boot(self, instance, key_name):
+        """The instance as a running container (Docker backend): its ip, private_ip and container set."""
+        from emulators.common.docker_engine import DockerError
+        from emulators.lambda_cloud.docker_backend import ImageMissing
+
+        public_keys = [k["public_key"] for k in self.store.list("ssh_key") if k["name"] == key_name]
+        taken = {i["ip"] for i in self.live() if i.get("container")}
+        try:
+            self.machines.launch(instance, public_keys, taken)
+        except (ImageMissing, DockerError) as problem:
+            raise error(500, "global/internal-error", "emulator: the instance could not start: %s" % problem,
+                        "Build the image (scripts/images build gpu-node) and check the Docker engine.") from None
 
     def launch_image(self, image, region_name):
         if image is None:
@@ -438,6 +477,8 @@ class LambdaService(Service):
                 raise error(409, "global/conflict", "Instance %s cannot restart while it is %s."
                             % (instance["id"], self.status_of(instance)), "Wait until the instance is active.")
         for instance in instances:
+            if instance.get("container") and self.machines is not None:
+                self.machines.restart(instance)
             instance["status"] = "booting"
             instance["ready_at"] = time.time() + float(self.settings["boot_seconds"])
             self.store.put("instance", instance["id"], instance)
@@ -446,6 +487,8 @@ class LambdaService(Service):
     def terminate(self, request):
         instances = self.instances_named(request.json())
         for instance in instances:
+            if instance.get("container") and self.machines is not None:
+                self.machines.terminate(instance)
             instance["status"] = "terminating"
             instance["ready_at"] = time.time() + float(self.settings["boot_seconds"]) / 2
             self.store.put("instance", instance["id"], instance)
