@@ -4,13 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 INVENTORY ?= inventories/local
 
-.PHONY: setup system-packages site test lint sanity pytest reliability-report molecule emulators-start emulators-stop clean
+.PHONY: setup system-packages docker-engine images site loadtest test lint sanity pytest reliability-report molecule emulators-start emulators-stop emulators-destroy clean
 
-# Debian packages first (PostgreSQL, Redis, promtool/amtool): installed as root when missing, a few stat calls otherwise.
-setup: system-packages $(VENV)/.installed
+# Debian packages first (PostgreSQL, Redis, promtool/amtool, wrk) and a Docker engine (Debian's docker.io, started
+# when none answers): installed as root when missing, a few stat calls otherwise.
+setup: system-packages docker-engine $(VENV)/.installed
 
 system-packages:
 	scripts/system-packages
+
+docker-engine:
+	scripts/docker-engine
+
+# The local stack's images, from a debootstrapped Debian root (no registry); only what is out of date is built.
+images: docker-engine
+	scripts/images build
 
 # Re-install only when the pinned requirements change.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -18,14 +26,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# The main job: the full site.yml against the local emulators. With inventories/local, the stand-ins'
-# ports come from the running ones (any of them may have been started on port 0, a free one).
+# The main job: the full site.yml against the local stack. The Docker backend by default: every machine and
+# GPU node a running container (SOPHIA_LOCAL_BACKEND=record keeps them as records only, without Docker).
+# inventories/local finds the stand-ins on whatever ports they took (sophia.ops.local_stack).
+site emulators-start: export SOPHIA_LOCAL_BACKEND ?= docker
 site: setup emulators-start
-	$(if $(filter inventories/local,$(INVENTORY)),eval "$$(scripts/local-emulators env)" &&) \
-	  $(BIN)/ansible-playbook site.yml -i $(INVENTORY)
+	$(BIN)/ansible-playbook site.yml -i $(INVENTORY)
+
+# The plan's load test against the running local stack (after make site).
+loadtest: setup
+	$(BIN)/ansible-playbook playbooks/loadtest.yml -i $(INVENTORY)
 
 # Everything CI runs: lint, sanity, the pytest suites, then the Molecule scenarios.
-test: setup lint sanity pytest molecule
+test: setup images lint sanity pytest molecule
 
 lint: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
@@ -36,12 +49,13 @@ sanity: setup
 # Three workers: the integration tests mostly wait (emulator clocks, ansible start-up), even on two cores.
 PYTEST_WORKERS ?= 3
 
+# Docker-marked tests fail, never skip, when no engine answers (setup starts one).
 # Every test marked @pytest.mark.fault writes a record of what it tried (tests/support/fault_records.py);
 # the run's report lands in tests/output/reliability.md even when a test fails.
 FAULT_RECORDS := tests/output/fault-records
 
 pytest: setup
-	SOPHIA_FAULT_RECORDS=$(FAULT_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS); status=$$?; \
+	SOPHIA_REQUIRE_DOCKER=1 SOPHIA_FAULT_RECORDS=$(FAULT_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS); status=$$?; \
 	  scripts/reliability-report --records $(FAULT_RECORDS) --output tests/output/reliability.md; exit $$status
 
 # docs/reliability.md from the last `make pytest` (so `make pytest reliability-report` refreshes it);
@@ -58,5 +72,9 @@ emulators-start: setup
 emulators-stop:
 	scripts/local-emulators stop
 
-clean: emulators-stop
+# Everything the local stack made: stand-ins stopped, its containers, volumes and networks removed.
+emulators-destroy:
+	scripts/local-emulators destroy
+
+clean: emulators-destroy
 	rm -rf build .cache tests/output

@@ -74,7 +74,8 @@ def rendered(tmp_path_factory):
     """The local environment's configuration with two GPU nodes in the fleet, as the machines get it
     (receiver webhook, from inventories/local/group_vars/all/observability.yml)."""
     root = tmp_path_factory.mktemp("monitoring")
-    rc, out = render(root, inventories=(LOCAL_INVENTORY, GPU_INVENTORY), receivers=["webhook"])
+    # Fly's managed-Prometheus federation is off in local (nothing serves it there): on, as every Fly environment has it.
+    rc, out = render(root, inventories=(LOCAL_INVENTORY, GPU_INVENTORY), receivers=["webhook"], monitoring_fly_metrics=True)
     assert rc == 0, out[-4000:]
     directory = root / "webhook"
     # The secret files Fly writes from app secrets; promtool and amtool check that they exist.
@@ -120,8 +121,9 @@ def test_scrape_configuration_comes_from_the_inventory(rendered):
     for service in SERVICES:
         app = "sophia-local-" + service.replace("_", "-")
         sd = jobs[service]["dns_sd_configs"][0]
-        # Every machine of the service over Fly's private network; Weaviate serves metrics on 2112.
-        assert sd["names"] == [app + ".internal"] and sd["type"] == "AAAA"
+        # Every machine of the service over the private network (local's Docker DNS answers A records, Fly's
+        # AAAA); Weaviate serves metrics on 2112.
+        assert sd["names"] == [app + ".internal"] and sd["type"] == "A"
         assert sd["port"] == (2112 if service == "weaviate" else ports[service + "_port"])
         labels = {r["target_label"]: r["replacement"] for r in jobs[service]["relabel_configs"]}
         assert labels["app"] == app and labels["service"] == service and labels["tier"] == "service"
@@ -211,7 +213,7 @@ def test_log_shipper_environment_for_every_sink(tmp_path):
 
 def test_log_shipper_local_configuration_is_complete(tmp_path):
     """What inventories/local sets: the Loki sink, with every secret it needs in the local vault."""
-    loki = {"LOKI_URL": "http://logs.sophia.localhost:3100", "LOKI_USERNAME": "sophia-local"}
+    loki = {"LOKI_URL": "http://logs.sophia.test:3100", "LOKI_USERNAME": "sophia-local"}
     rc, out = render(tmp_path, sinks=[{"sink": "loki", "env": loki}])
     assert rc == 0, out[-4000:]
     shipped = json.loads((tmp_path / "loki" / "log-shipper.json").read_text())

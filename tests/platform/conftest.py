@@ -98,7 +98,7 @@ class LocalDatabases:
                     "SOPHIA_BACKUP_DIR": os.path.join(self.state_dir, "backups")}
 
     def script(self, command):
-        env = dict(os.environ, SOPHIA_EMULATOR_DIR=self.state_dir, **self.env)
+        env = dict(os.environ, SOPHIA_EMULATOR_DIR=self.state_dir, SOPHIA_LOCAL_BACKEND="record", **self.env)
         return subprocess.run([str(REPO_ROOT / "scripts" / "local-emulators"), command, "postgres", "redis"],
                               cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 

@@ -55,8 +55,8 @@ def test_observability_layer_converges_with_its_configuration_then_changes_nothi
 
     # The configuration, as files: rendered text (base64) and the secrets by name only.
     files = files_of(prometheus)
-    assert set(files) == {"/etc/prometheus/prometheus.yml", "/etc/prometheus/rules/sophia.rules.yml",
-                          "/etc/prometheus/secrets/fly-metrics-token"}
+    # Local federates nothing from Fly's managed Prometheus (monitoring_fly_metrics: false): no token file.
+    assert set(files) == {"/etc/prometheus/prometheus.yml", "/etc/prometheus/rules/sophia.rules.yml"}
     config = yaml.safe_load(base64.b64decode(files["/etc/prometheus/prometheus.yml"]["raw_value"]))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     for service in SERVICES:
@@ -65,13 +65,12 @@ def test_observability_layer_converges_with_its_configuration_then_changes_nothi
     alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
     assert {"SophiaServiceDown", "SophiaHighErrorRate", "SophiaHighLatencyP95", "SophiaMachineRestarting",
             "SophiaVolumeNearlyFull", "SophiaGpuNodeUnreachable"} <= alerts
-    assert files["/etc/prometheus/secrets/fly-metrics-token"] == {
-        "guest_path": "/etc/prometheus/secrets/fly-metrics-token", "secret_name": "FLY_METRICS_TOKEN"}
+    assert "fly-platform" not in jobs
     am_files = files_of(alertmanager)
     am_config = yaml.safe_load(base64.b64decode(am_files["/etc/alertmanager/alertmanager.yml"]["raw_value"]))
     assert am_config["route"]["receiver"] == "sophia-webhook"
     assert am_files["/etc/alertmanager/secrets/receiver"]["secret_name"] == "ALERTMANAGER_WEBHOOK_TOKEN"
-    assert secret_names(platform, "sophia-local-monitoring") == {"FLY_METRICS_TOKEN", "ALERTMANAGER_WEBHOOK_TOKEN"}
+    assert secret_names(platform, "sophia-local-monitoring") == {"ALERTMANAGER_WEBHOOK_TOKEN"}
 
     # The log shipper: the NATS source and the sink in its environment, the token and password as secrets.
     shipper = platform.fly.machines_now("sophia-local-log-shipper")

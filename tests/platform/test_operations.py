@@ -95,12 +95,12 @@ def test_scale_rollback_and_secret_rotation_of_one_service(platform):
     app = platform.app("unified_api")
     converge(platform, limit="unified_api")
 
-    # Scale: outside the range of the environment (2..2 locally), refused before any request.
+    # Scale: outside the range of the environment (2..4 locally), refused before any request.
     seq = fly.last_seq()
-    refused = platform.play("playbooks/scale.yml", extra_vars={"service": "unified_api", "count": 3})
+    refused = platform.play("playbooks/scale.yml", extra_vars={"service": "unified_api", "count": 5})
     assert refused.rc != 0
     assert fly.requests_since(seq) == []
-    assert any("runs 2 to 2 machines in local" in m and "count=3 is outside" in m
+    assert any("runs 2 to 4 machines in local" in m and "count=5 is outside" in m
                for m in messages(refused, "The count is within the plan's range for the environment"))
 
     # Rollback: nothing deployed before this release, so nothing to return to; refused, nothing written.
@@ -121,7 +121,7 @@ def test_scale_rollback_and_secret_rotation_of_one_service(platform):
     machines = fly.machines_now(app)
     assert {m["config"]["image"] for m in machines} == {IMAGE_A}
     assert {m["config"]["metadata"]["sophia_previous_image"] for m in machines} == {IMAGE_B}
-    assert all(m["state"] == "started" for m in machines) and len(machines) == 2
+    assert all(m["state"] == "started" for m in machines) and len(machines) == 4
     snapshots_after = sum(len(fly.api("GET", "/apps/%s/volumes/%s/snapshots" % (app, v["id"])).json())
                           for v in volumes(platform, "unified_api"))
     assert snapshots_after == snapshots_before + len(volumes(platform, "unified_api"))
@@ -143,7 +143,7 @@ def test_scale_rollback_and_secret_rotation_of_one_service(platform):
     one_by_one = ([(i, s) for i in ids for s in ("stop", "start")],
                   [(i, s) for i in reversed(ids) for s in ("stop", "start")])
     assert actions in one_by_one, actions
-    assert any("2 healthy machine(s)" in m for m in messages(rotated, "Rotation summary"))
+    assert any("4 healthy machine(s)" in m for m in messages(rotated, "Rotation summary"))
     # The machines now run with the newest secrets: a second rotation changes nothing.
     again = platform.play("playbooks/rotate_secrets.yml", limit="unified_api", extra_vars=rotated_vars)
     assert again.rc == 0 and again.changed == 0, again.explain()

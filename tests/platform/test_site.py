@@ -7,20 +7,22 @@ import pytest
 from tests.platform.conftest import SERVICES
 
 
-@pytest.mark.fault("failover drill: a healthy machine of the two-machine service stopped during hardening",
-                   checks="drilled on unified_api only; both machines started again; a second run writes nothing")
+@pytest.mark.fault("failover drill: a healthy machine of the multi-machine service stopped during hardening",
+                   checks="drilled on unified_api only; every machine started again; a second run writes nothing")
 def test_site_converges_from_empty_then_changes_nothing(platform):
     first = platform.play("site.yml")
     assert first.rc == 0, first.explain()
     assert first.changed > 0
     # The service roles' own defaults reach the machines: sizes, environment, volumes, autoscaling.
     api = platform.fly.machines_now(platform.app("unified_api"))
-    assert len(api) == 2 and {m["region"] for m in api} == {"iad", "ord"}
+    # The top of its local range (2-4): four machines, spread over the two regions.
+    assert len(api) == 4 and {m["region"] for m in api} == {"iad", "ord"}
     config = api[0]["config"]
     assert config["guest"] == {"cpu_kind": "shared", "cpus": 4, "memory_mb": 4096}
     assert config["env"]["MCP_SERVER_URL"] == "http://sophia-local-mcp-server.flycast"
     assert config["mounts"][0]["path"] == "/data"
     assert config["services"][0]["min_machines_running"] == 2
+    assert config["services"][0]["concurrency"] == {"type": "requests", "soft_limit": 4, "hard_limit": 16}
     assert [p["port"] for p in config["services"][0]["ports"]] == [443]
     for service in SERVICES:
         assert platform.fly.machines_now(platform.app(service)), service
@@ -30,7 +32,7 @@ def test_site_converges_from_empty_then_changes_nothing(platform):
     # Hardening drilled failover on the multi-machine service it had just deployed, and only there.
     drilled = {h for h, _n, r in first.results("One healthy machine is stopped") if r.get("changed")}
     assert drilled == {"unified_api"}
-    assert len(platform.fly.machines_now(platform.app("unified_api"))) == 2
+    assert len(platform.fly.machines_now(platform.app("unified_api"))) == 4
     assert {m["state"] for m in platform.fly.machines_now(platform.app("unified_api"))} == {"started"}
 
     fly_seq, lambda_seq = platform.fly.last_seq(), platform.lam.last_seq()
@@ -57,7 +59,7 @@ def test_check_mode_on_an_empty_environment_predicts_the_creates(platform):
     groups = {h: r for h, _n, r in run.results("Process group runs the wanted machines")}
     assert set(SERVICES) <= set(groups)
     assert all(groups[s].get("changed") for s in SERVICES)
-    assert len(groups["unified_api"]["summary"]["created"]) == 2
+    assert len(groups["unified_api"]["summary"]["created"]) == 4
 
 
 @pytest.mark.fault("agent_ui_max_machines: many (not a number)",

@@ -27,6 +27,9 @@ def ansible_env(extra=None):
         "ANSIBLE_DEPRECATION_WARNINGS": "0",
         "PYTHONWARNINGS": "ignore",
     })
+    # inventories/local finds a running stack's ports in this directory (sophia.ops.local_stack): a test's
+    # runs see only what the test points them at, never a `make site` stack of the checkout.
+    env.setdefault("SOPHIA_EMULATOR_DIR", str(REPO_ROOT / "tests" / "output" / "no-local-stack"))
     env.update(extra or {})
     return env
 

@@ -10,11 +10,13 @@ Registered for the whole suite as a plugin by tests/conftest.py.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 
 import pytest
 
 from emulators.common.docker_engine import DockerEngine, socket_path
+from tests.support.ansible_cli import REPO_ROOT
 
 _ENGINE_ANSWERS = {}
 
@@ -35,11 +37,22 @@ def pytest_runtest_setup(item):
     pytest.skip(reason)
 
 
-@pytest.fixture
-def docker_stack():
-    """A DockerEngine for a stack of this test's own; everything labelled with it is removed at the end."""
+def own_stack():
+    """A DockerEngine for a stack of the caller's own; everything labelled with it is removed at the end."""
     engine = DockerEngine("t-" + uuid.uuid4().hex[:8])
     try:
         yield engine
     finally:
         engine.remove_stack()
+
+
+def ensure_image(engine, image, name):
+    """The local image ``name`` built (scripts/images) when ``image`` is not there yet."""
+    if not engine.image_exists(image):
+        subprocess.run([str(REPO_ROOT / "scripts" / "images"), "build", name], check=True, timeout=900)
+
+
+@pytest.fixture
+def docker_stack():
+    """A stack of this test's own, removed at the end."""
+    yield from own_stack()

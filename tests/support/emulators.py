@@ -194,6 +194,17 @@ def contract_checked(emulator):
                     % (len(checked[1]), checked[0], emulator.name, "\n".join(checked[1][:40])))
 
 
+def contract_checked_run(emulator, **settings):
+    """For a fixture: the emulator started with ``settings``, yielded, then stopped and contract-checked."""
+    emulator.start()
+    if settings:
+        emulator.settings(**settings)
+    try:
+        yield emulator
+    finally:
+        contract_checked(emulator)
+
+
 @pytest.fixture(scope="session")
 def lambda_emulator(tmp_path_factory):
     emulator = LambdaEmulator(tmp_path_factory.mktemp("lambda-emulator"))

@@ -16,10 +16,9 @@ import uuid
 import pytest
 import requests
 
-from emulators.common.docker_engine import DockerEngine
 from tests.emulators.fly.helpers import eventually, ok
-from tests.support.ansible_cli import REPO_ROOT
-from tests.support.emulators import FlyEmulator, contract_checked
+from tests.support.docker import ensure_image, own_stack
+from tests.support.emulators import FlyEmulator, contract_checked_run
 
 pytestmark = pytest.mark.docker
 
@@ -37,25 +36,15 @@ class DockerFly(FlyEmulator):
 
 @pytest.fixture(scope="module")
 def stack():
-    engine = DockerEngine("t-" + uuid.uuid4().hex[:8])
-    try:
-        yield engine
-    finally:
-        engine.remove_stack()
+    yield from own_stack()
 
 
 @pytest.fixture(scope="module")
 def fly(stack, tmp_path_factory):
-    if not stack.image_exists(STANDIN):
-        subprocess.run([str(REPO_ROOT / "scripts" / "images"), "build", "standin"], check=True, timeout=900)
+    ensure_image(stack, STANDIN, "standin")
     emulator = DockerFly(tmp_path_factory.mktemp("fly-docker"), stack.stack)
-    emulator.start()
-    emulator.settings(rate_limits=False)
-    try:
-        yield emulator
-    finally:
-        contract_checked(emulator)
-        print("\nfly docker backend module: %.1f s" % (time.monotonic() - STARTED_AT))
+    yield from contract_checked_run(emulator, rate_limits=False)
+    print("\nfly docker backend module: %.1f s" % (time.monotonic() - STARTED_AT))
 
 
 def new_app(fly, org=ORG):

@@ -16,8 +16,8 @@ import pytest
 
 from emulators.lambda_cloud.docker_backend import IMAGE, sshd_answers
 from tests.emulators.lambda_cloud.helpers import A100, ok
-from tests.support.ansible_cli import REPO_ROOT
-from tests.support.emulators import LambdaEmulator, contract_checked
+from tests.support.docker import ensure_image
+from tests.support.emulators import LambdaEmulator, contract_checked_run
 
 pytestmark = pytest.mark.docker
 
@@ -30,15 +30,9 @@ class DockerLambda(LambdaEmulator):
 
 @pytest.fixture
 def lam(docker_stack, tmp_path):
-    if not docker_stack.image_exists(IMAGE):
-        subprocess.run([str(REPO_ROOT / "scripts" / "images"), "build", "gpu-node"], check=True, timeout=900)
+    ensure_image(docker_stack, IMAGE, "gpu-node")
     emulator = DockerLambda(tmp_path / "lambda", docker_stack.stack)
-    emulator.start()
-    emulator.settings(rate_limits=False)
-    try:
-        yield emulator
-    finally:
-        contract_checked(emulator)
+    yield from contract_checked_run(emulator, rate_limits=False)
 
 
 @pytest.fixture
