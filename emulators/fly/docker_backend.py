@@ -597,4 +597,3 @@ class DockerBackend(MachineBackend):
 
     def proxy_view(self):
         return self.proxy.view()
-

@@ -117,7 +117,6 @@ class MachineBackend:
                             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))})
         return results
 
-
     # --- what a backend running real things also hooks (nothing to do for records) ----------------
     def create_volume(self, volume, snapshot=None, source=None):
         """A volume was created, empty or from ``snapshot`` (a snapshot record) or ``source`` (a volume)."""

@@ -210,7 +210,8 @@ class Proxy:
                 break
         if address is None:
             return None
-        done = subprocess.run(["ip", "addr", "add", address + "/32", "dev", bridge], capture_output=True, text=True)
+        done = subprocess.run(["ip", "addr", "add", address + "/32", "dev", bridge], capture_output=True, text=True,
+                              check=False)
         if done.returncode != 0 and "File exists" not in done.stderr:
             print("fly proxy: cannot add flycast address %s to %s: %s" % (address, bridge, done.stderr.strip()),
                   flush=True)
@@ -235,7 +236,7 @@ class Proxy:
             for key in [key for key in self.listeners if key[0] == app_name and key[1] == "flycast"]:
                 self.listeners.pop(key).close()
         if entry:
-            subprocess.run(["ip", "addr", "del", entry[0] + "/32", "dev", entry[1]], capture_output=True)
+            subprocess.run(["ip", "addr", "del", entry[0] + "/32", "dev", entry[1]], capture_output=True, check=False)
 
     def forget_app(self, app_name):
         self.drop_flycast(app_name)
