@@ -23,4 +23,4 @@ pytest_plugins = ["tests.support.fault_records", "tests.support.emulators", "tes
 
 # The collection's Python (module_utils) is importable as
 # ansible_collections.sophia.ops.*, the way Ansible itself loads it.
-sys.path.insert(0, str(REPO_ROOT / ".collections"))
+sys.path.insert(0, str(REPO_ROOT / "collections"))

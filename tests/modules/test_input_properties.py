@@ -52,7 +52,7 @@ def run_module(module, args, timeout=120):
     try:
         proc = subprocess.run([sys.executable, "-m", "ansible_collections.sophia.ops.plugins.modules." + module,
                                stream.name], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, PYTHONPATH=str(REPO_ROOT / ".collections")), check=False)
+                              env=dict(os.environ, PYTHONPATH=str(REPO_ROOT / "collections")), check=False)
     finally:
         os.unlink(stream.name)
     try:
