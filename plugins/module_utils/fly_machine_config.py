@@ -22,6 +22,7 @@ Keys that sophia.ops writes for itself (the create marker) never count.
 from __future__ import annotations
 
 import copy
+import re
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY
 
@@ -30,6 +31,47 @@ EXACT_KEY_MAPS = frozenset(("env", "metadata", "checks", "processes_env"))
 
 # Metadata keys the module owns; they are never compared or shown.
 PRIVATE_METADATA = frozenset((CREATE_MARKER_KEY,))
+
+
+# Where the Machines API wants whole numbers in a machine config. The config option is a free-form dict, so its
+# values keep the type their template gave them: before ansible-core 2.19, "{{ port | int }}" inside a dict renders
+# as the string "8080", which the API refuses. A shape: a field name to int or to a nested shape, a one-item list
+# for each element of a list, "*" for each value of a map. File modes are left alone ("0644" is octal).
+WHOLE_NUMBER_FIELDS = {
+    "guest": {"cpus": int, "gpus": int, "memory_mb": int, "max_memory_mb": int},
+    "services": [{
+        "internal_port": int,
+        "min_machines_running": int,
+        "ports": [{"port": int, "start_port": int, "end_port": int}],
+        "concurrency": {"soft_limit": int, "hard_limit": int},
+        "checks": [{"port": int}],
+    }],
+    "checks": {"*": {"port": int}},
+    "mounts": [{"size_gb": int, "size_gb_limit": int, "add_size_gb": int, "extend_threshold_percent": int}],
+    "metrics": {"port": int},
+    "restart": {"max_retries": int},
+    "init": {"swap_size_mb": int},
+    "rootfs": {"size_gb": int},
+    "cache_drive": {"size_mb": int},
+}
+
+
+WHOLE_NUMBER = re.compile(r"^\s*-?[0-9]+\s*$")
+
+
+def whole_numbers(value, shape=None):
+    """``value`` (a machine config by default) with decimal strings turned into numbers where ``shape`` has int;
+    anything else, including a string that is no whole number, is left for the API to judge."""
+    shape = WHOLE_NUMBER_FIELDS if shape is None else shape
+    if shape is int:
+        return int(value) if isinstance(value, str) and WHOLE_NUMBER.match(value) else value
+    if isinstance(shape, list):
+        return [whole_numbers(item, shape[0]) for item in value] if isinstance(value, list) else value
+    if not isinstance(value, dict):
+        return value
+    if "*" in shape:
+        return dict((name, whole_numbers(item, shape["*"])) for name, item in value.items())
+    return dict((name, whole_numbers(item, shape[name]) if name in shape else item) for name, item in value.items())
 
 
 def is_empty(value):

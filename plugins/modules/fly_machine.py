@@ -99,6 +99,9 @@ options:
         C(cpu_kind=performance) takes 1, 2, 4, 8 or 16 C(cpus) and 2048 to 8192 MB per CPU; memory always in
         steps of 256 MB.
       - In process-group mode it must not hold C(mounts) (see O(volume)).
+      - Whole numbers the API takes (ports, C(guest) sizes, concurrency limits, C(min_machines_running), ...) may
+        come as decimal strings, as templates inside a dict render them before ansible-core 2.19; they are sent
+        as numbers.
     type: dict
   volume:
     description:
@@ -292,7 +295,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import GONE
 from ansible_collections.sophia.ops.plugins.module_utils.fly_lease import Leases
-from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import comparable, config_matches
+from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import (
+    comparable,
+    config_matches,
+    whole_numbers,
+)
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
     check_app_name,
     check_guest,
@@ -365,6 +372,9 @@ class FlyMachine(FlyModule):
         super().__init__(module)
         self.app = self.params["app"]
         self.rollout = self.params["rollout"]
+        # Ports, sizes and counts templated into the config arrive as strings on ansible-core before 2.19.
+        if self.params["config"]:
+            self.params["config"] = whole_numbers(self.params["config"])
 
     def validate(self):
         params = self.params

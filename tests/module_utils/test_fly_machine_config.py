@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY
-from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import comparable, config_matches
+from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import (
+    comparable,
+    config_matches,
+    whole_numbers,
+)
 
 SERVER = {
     "image": "registry.fly.io/app:1",
@@ -67,3 +71,29 @@ def test_comparable_shows_only_what_was_asked_about_without_the_marker():
 def test_autostop_as_a_word_or_as_the_older_boolean(wanted, answered, same):
     actual = {"services": [{"protocol": "tcp", "autostop": answered}]}
     assert config_matches({"services": [{"protocol": "tcp", "autostop": wanted}]}, actual) is same
+
+
+def test_templated_numbers_reach_the_api_as_numbers():
+    """Before ansible-core 2.19 "{{ port | int }}" inside the config dict arrives as "8080"; the API wants 8080."""
+    templated = {
+        "image": "registry.fly.io/app:1",
+        "guest": {"cpu_kind": "shared", "cpus": "2", "memory_mb": "2048"},
+        "env": {"PORT": "8080", "WORKERS": "4"},
+        "metadata": {"sophia_release": "12"},
+        "services": [{"protocol": "tcp", "internal_port": "8080", "min_machines_running": "1", "autostart": True,
+                      "ports": [{"port": "443", "handlers": ["tls", "http"]}],
+                      "concurrency": {"type": "requests", "soft_limit": "20", "hard_limit": " 25 "}}],
+        "checks": {"health": {"type": "http", "port": "8080", "path": "/health", "interval": "15s"}},
+        "files": [{"guest_path": "/etc/app.conf", "raw_value": "eA==", "mode": "0644"}],
+    }
+    typed = whole_numbers(templated)
+    assert typed["guest"] == {"cpu_kind": "shared", "cpus": 2, "memory_mb": 2048}
+    service = typed["services"][0]
+    assert (service["internal_port"], service["min_machines_running"], service["ports"][0]["port"]) == (8080, 1, 443)
+    assert service["concurrency"] == {"type": "requests", "soft_limit": 20, "hard_limit": 25}
+    assert typed["checks"]["health"] == {"type": "http", "port": 8080, "path": "/health", "interval": "15s"}
+    # The user's data and anything that is no whole number stay as given.
+    assert typed["env"] == {"PORT": "8080", "WORKERS": "4"} and typed["metadata"] == {"sophia_release": "12"}
+    assert typed["files"][0]["mode"] == "0644"
+    assert whole_numbers({"guest": {"cpus": "two"}})["guest"]["cpus"] == "two"
+    assert templated["guest"]["cpus"] == "2"
