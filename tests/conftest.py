@@ -12,14 +12,16 @@ import sys
 import pytest
 
 # Imported here before pytest loads it as a plugin: its asserts are rewritten all the same.
-pytest.register_assert_rewrite("tests.support.emulators")
+pytest.register_assert_rewrite("tests.support.emulators", "tests.support.platform")
 
 from tests.support.ansible_cli import REPO_ROOT  # noqa: E402
 
 # Fault records (SOPHIA_FAULT_RECORDS) for docs/reliability.md: tests marked @pytest.mark.fault.
 # The emulators and their fixtures: tests/support/emulators.py.
 # Docker-marked tests (skip or fail without an engine) and their own stacks: tests/support/docker.py.
-pytest_plugins = ["tests.support.fault_records", "tests.support.emulators", "tests.support.docker"]
+# The local environment of the playbook runs (``platform``, ``local_databases``): tests/support/platform.py.
+pytest_plugins = ["tests.support.fault_records", "tests.support.emulators", "tests.support.docker",
+                  "tests.support.platform"]
 
 # The collection's Python (module_utils) is importable as
 # ansible_collections.sophia.ops.*, the way Ansible itself loads it.

@@ -1,0 +1,129 @@
+"""An empty local environment for playbook runs: the session's emulators, loopback PostgreSQL and Redis, and the
+environment variables that point ``inventories/local`` at them.
+
+Registered for the whole suite as a plugin by tests/conftest.py (the ``local_databases`` and ``platform``
+fixtures), so that the platform tests (tests/platform) and the AWX job templates' runs (tests/awx) stand on the
+same environment. Every run uses ``inventories/local/hosts.yml`` (its group_vars and the local vault come with it)
+and points the API endpoints at this session's emulators through the environment, the way an operator points an
+inventory elsewhere; the fleet plugin's cache is left out so that two runs never share it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from tests.support.ansible_cli import REPO_ROOT, playbook_stats, run_playbook
+from tests.support.emulators import free_port
+
+LOCAL_INVENTORY = REPO_ROOT / "inventories" / "local" / "hosts.yml"
+SERVICES = ["weaviate", "mcp_server", "vector_store", "unified_api", "agno_bridge", "agent_ui"]
+
+
+class Platform:
+    """One local environment: the emulators and the environment variables that point at them."""
+
+    def __init__(self, fly, lam, databases=None):
+        self.fly = fly
+        self.lam = lam
+        self.databases = databases
+        self.env = {
+            "FLY_API_URL": fly.url, "FLY_API_TOKEN": fly.token,
+            "LAMBDA_API_URL": lam.url, "LAMBDA_API_KEY": lam.token,
+        }
+        if databases:
+            self.env.update(databases.env)
+
+    def app(self, service):
+        return "sophia-local-" + service.replace("_", "-")
+
+    def play(self, playbook, *, check=False, diff=False, extra_vars=None, limit=None, timeout=900):
+        """Run a playbook of the project; returns a PlayRun."""
+        vars_ = dict(extra_vars or {})
+        env = dict(self.env)
+        # --limit itself: Ansible has no environment variable for it.
+        rc, output, stderr = run_playbook(REPO_ROOT / playbook, inventory=LOCAL_INVENTORY, extra_vars=vars_ or None,
+                                          check=check, diff=diff, env=env, timeout=timeout, limit=limit)
+        return PlayRun(rc, output, stderr)
+
+
+class PlayRun:
+    def __init__(self, rc, output, stderr):
+        self.rc = rc
+        self.output = output
+        self.stderr = stderr
+        self.stats = playbook_stats(output)
+
+    @property
+    def changed(self):
+        return sum(host.get("changed", 0) for host in self.stats.values())
+
+    @property
+    def failed(self):
+        return sum(host.get("failures", 0) + host.get("unreachable", 0) for host in self.stats.values())
+
+    def results(self, task_name=None, host=None):
+        """(host, task name, result) for every task result, optionally of one task or host."""
+        for play in self.output.get("plays", []):
+            for task in play.get("tasks", []):
+                # A role's tasks are named "<role> : <task>".
+                name = task["task"]["name"].split(" : ")[-1]
+                if task_name and name != task_name:
+                    continue
+                for host_name, result in task.get("hosts", {}).items():
+                    if host and host_name != host:
+                        continue
+                    yield host_name, name, result
+
+    def explain(self):
+        failed = [(h, n, r.get("msg")) for h, n, r in self.results() if r.get("failed")]
+        return "rc=%s stats=%s failed=%s\nstderr:\n%s\nraw:\n%s" % (
+            self.rc, self.stats, failed[:10], self.stderr[-3000:], str(self.output.get("raw", ""))[-3000:])
+
+
+class LocalDatabases:
+    """The loopback PostgreSQL and Redis of ``scripts/local-emulators``, on free ports and a state directory
+    of their own, with the local vault's passwords (the preflight of every run checks them)."""
+
+    def __init__(self):
+        # Not under pytest's 0700 temp root: as root, PostgreSQL runs as the postgres user, who must reach it.
+        self.state_dir = tempfile.mkdtemp(prefix="sophia-db-")
+        os.chmod(self.state_dir, 0o755)
+        self.postgres_port, self.redis_port = free_port(), free_port()
+        self.env = {"SOPHIA_POSTGRES_HOST": "127.0.0.1", "SOPHIA_POSTGRES_PORT": str(self.postgres_port),
+                    "SOPHIA_REDIS_HOST": "127.0.0.1", "SOPHIA_REDIS_PORT": str(self.redis_port),
+                    # Database dumps of the runs stay with this session, out of the checkout.
+                    "SOPHIA_BACKUP_DIR": os.path.join(self.state_dir, "backups")}
+
+    def script(self, command):
+        env = dict(os.environ, SOPHIA_EMULATOR_DIR=self.state_dir, SOPHIA_LOCAL_BACKEND="record", **self.env)
+        return subprocess.run([str(REPO_ROOT / "scripts" / "local-emulators"), command, "postgres", "redis"],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    def start(self):
+        done = self.script("start")
+        if done.returncode:
+            self.stop()
+            raise RuntimeError("local databases did not start:\n%s%s" % (done.stdout, done.stderr))
+        return self
+
+    def stop(self):
+        self.script("stop")
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_databases():
+    databases = LocalDatabases().start()
+    yield databases
+    databases.stop()
+
+
+@pytest.fixture
+def platform(fly_api, lambda_api, local_databases):
+    """An empty local environment on this session's emulators and databases."""
+    return Platform(fly_api, lambda_api, local_databases)
