@@ -3,11 +3,13 @@ Prometheus, and the GPU node over SSH. Read-only: these tests change nothing."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+import uuid
 
 import pytest
 import testinfra
-from conftest import PROJECT, SERVICES, app_of, container_of, http, until
+from conftest import PROJECT, SERVICES, app_of, container_of, http, port, until
 
 # The services the local inventory makes public (TLS-only on Fly; plain HTTP on the proxy's loopback port).
 PUBLIC = ["unified_api", "agent_ui"]
@@ -82,3 +84,22 @@ def test_the_gpu_node_answers_ssh_refuses_passwords_and_runs_its_worker(lambda_c
                                  "ubuntu@" + node["ip"], "systemctl is-active sophia-gpu-worker"],
                                 capture_output=True, text=True, timeout=30, check=False)
         assert worker.stdout.strip() == "active", (worker.stdout, worker.stderr)
+
+
+def test_a_request_line_reaches_the_log_sink_through_the_log_shipper(fly):
+    """Fly's log path in small: the machine's stdout on the organisation's NATS log stream, the log shipper
+    (roles/log_shipper) subscribed to it, the Loki stand-in it pushes to. A request tagged with an id of its
+    own must come out at the far end."""
+    request_id = "log-trace-" + uuid.uuid4().hex
+    status, body = http("GET", fly.public_url("unified_api") + "/health", headers={"X-Request-Id": request_id})
+    assert status == 200, body
+    sink = "http://127.0.0.1:%d/lines?contains=%s" % (port("logsink"), request_id)
+
+    def shipped():
+        status, lines = http("GET", sink)
+        return lines if status == 200 and lines else None
+
+    lines = until("the request's log line in the sink", shipped, timeout=60, interval=2)
+    entry = json.loads(lines[-1]["line"])
+    assert entry["request_id"] == request_id and entry["path"] == "/health", entry
+    assert entry["service"] == "unified_api", entry
