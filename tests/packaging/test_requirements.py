@@ -8,32 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 
 import yaml
 
 from tests.packaging.conftest import VENV_BIN, explain, galaxy_meta, outside_env, run
 from tests.support.ansible_cli import REPO_ROOT
+from tests.support.project import copy_project
 
 SELF_LINK = "collections/ansible_collections/sophia/ops"
-
-
-def project_copy(dest):
-    """The project as a clone has it: the files git tracks or would add, links kept as links (the checkout's link to
-    itself included, so a source install that followed it would loop)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
-                            capture_output=True, timeout=60, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source, target = REPO_ROOT / name, dest / name
-        if not os.path.lexists(source):
-            continue  # deleted in the work tree, not yet in the index
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            os.symlink(os.readlink(source), target)
-        else:
-            shutil.copy2(source, target)
-    return dest
 
 
 def test_requirements_pin_awx_and_install_sophia_ops_from_source():
@@ -44,7 +26,7 @@ def test_requirements_pin_awx_and_install_sophia_ops_from_source():
 
 
 def test_awx_project_sync_installs_sophia_ops(tmp_path):
-    project = project_copy(tmp_path / "project")
+    project = copy_project(tmp_path / "project")
     assert (project / SELF_LINK).is_symlink()
     stage = tmp_path / "requirements_collections"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "FLY_", "LAMBDA_", "SOPHIA_"))}

@@ -37,6 +37,7 @@ from unittest import mock
 import yaml
 
 from tests.support.ansible_cli import REPO_ROOT, ansible_env
+from tests.support.project import copy_project, project_files
 
 AWX_DIR = REPO_ROOT / "awx"
 ENVIRONMENTS = ("prod", "staging", "dev", "local")
@@ -334,29 +335,6 @@ def unsafe_yaml(data, safe=()):
     return yaml.dump({k: mark(v, k) for k, v in data.items()}, Dumper=_UnsafeDumper, default_flow_style=False)
 
 
-# --- the project --------------------------------------------------------------------------------------------
-def project_files(source=REPO_ROOT):
-    """The project's files as a sync would bring them: what git tracks or would track (.gitignore respected)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=source,
-                            capture_output=True, check=True, timeout=60).stdout.decode().split("\0")
-    return sorted({name for name in listed if name and not name.startswith(PROJECT_LEFT_OUT)})
-
-
-def copy_project(dest, source=REPO_ROOT, files=None):
-    """A clean copy of the project (links kept as links, like AWX's copy of a project update)."""
-    dest = Path(dest)
-    for name in files if files is not None else project_files(source):
-        src, out = Path(source) / name, dest / name
-        if not src.is_symlink() and not src.exists():
-            continue  # deleted in the working tree, not yet in git
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(src), out)
-        else:
-            shutil.copy2(src, out)
-    return dest
-
-
 # --- jobs ---------------------------------------------------------------------------------------------------
 class JobRun:
     """One job: its private data directory, status and rc, and the events ansible-runner gave."""
@@ -423,7 +401,7 @@ class AwxJobs:
         self.task_env = dict(task_env or {})
         self.inventory_files = dict(inventory_files or {})
         self.project_source = project_source
-        self.project_list = project_files(project_source)
+        self.project_list = project_files(project_source, left_out=PROJECT_LEFT_OUT)
         self.revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_source, capture_output=True,
                                        text=True, check=True, timeout=60).stdout.strip()
         self.next_id = 1
