@@ -26,3 +26,9 @@ pytest_plugins = ["tests.support.fault_records", "tests.support.emulators", "tes
 # The collection's Python (module_utils) is importable as
 # ansible_collections.sophia.ops.*, the way Ansible itself loads it.
 sys.path.insert(0, str(REPO_ROOT / "collections"))
+
+
+def pytest_collection_modifyitems(items):
+    """The few tests marked slow (minutes each) first: xdist hands tests out in order, so they start on the
+    workers at once and the run does not end with one worker busy and the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -5,6 +5,7 @@ tests/support/platform.py, as the playbook tests use it)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -20,6 +21,8 @@ def navigator_env(extra=None):
     Ansible's own output instead of their JSON callback, and no navigator settings from the calling shell."""
     env = dict((k, v) for k, v in ansible_env(extra).items() if not k.startswith("ANSIBLE_NAVIGATOR_"))
     env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.default"
+    # Navigator finds ansible-playbook on PATH, which `make test` does not give the virtualenv.
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", os.environ.get("PATH", ""))])
     return env
 
 
