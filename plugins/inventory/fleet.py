@@ -163,8 +163,10 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_client import APIError
-from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY, FlyClient
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, POOL_TAG, LambdaClient
+from ansible_collections.sophia.ops.plugins.module_utils.fleet_hostvars import (
+    LAMBDA_CREDENTIAL_FIELDS, fly_hostvars, lambda_hostvars)
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import FlyClient
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, LambdaClient
 
 try:
     from ansible.template import trust_as_template
@@ -189,7 +191,6 @@ PROVIDERS = {
 # can carry file contents and environment values; an instance carries its Jupyter token).
 FLY_MACHINE_FIELDS = ("id", "name", "region", "state", "instance_id", "private_ip")
 LAMBDA_INSTANCE_FIELDS = ("id", "name", "status", "ip", "private_ip", "hostname", "tags")
-LAMBDA_CREDENTIAL_FIELDS = ("jupyter_url", "jupyter_token")
 
 CACHE_FILE_MODE = 0o600
 
@@ -215,49 +216,6 @@ def lambda_record(instance, credentials=False):
     record["region"] = {"name": (instance.get("region") or {}).get("name")}
     record["instance_type"] = {"name": (instance.get("instance_type") or {}).get("name")}
     return record
-
-
-def fly_hostvars(app, machine):
-    config = machine.get("config") or {}
-    metadata = dict((k, v) for k, v in (config.get("metadata") or {}).items() if k != CREATE_MARKER_KEY)
-    return {
-        "ansible_connection": "local",
-        "fly_app": app,
-        "fly_service": metadata.get("sophia_service") or app,
-        "fly_machine_id": machine.get("id"),
-        "fly_machine_name": machine.get("name"),
-        "fly_region": machine.get("region"),
-        "fly_process_group": metadata.get("fly_process_group"),
-        "fly_state": machine.get("state"),
-        "fly_image": config.get("image"),
-        "fly_instance_id": machine.get("instance_id"),
-        "fly_private_ip": machine.get("private_ip"),
-        "fly_metadata": metadata,
-    }
-
-
-def lambda_hostvars(instance, credentials=False):
-    tags = dict((t.get("key"), t.get("value")) for t in instance.get("tags") or [])
-    hostvars = {
-        "ansible_user": "ubuntu",
-        "lambda_id": instance.get("id"),
-        "lambda_name": instance.get("name"),
-        "lambda_status": instance.get("status"),
-        "lambda_ip": instance.get("ip"),
-        "lambda_private_ip": instance.get("private_ip"),
-        "lambda_hostname": instance.get("hostname"),
-        "lambda_region": (instance.get("region") or {}).get("name"),
-        "lambda_instance_type": (instance.get("instance_type") or {}).get("name"),
-        "lambda_pool": tags.get(POOL_TAG),
-        "lambda_tags": tags,
-    }
-    if instance.get("ip"):
-        hostvars["ansible_host"] = instance["ip"]
-    if credentials:
-        for field in LAMBDA_CREDENTIAL_FIELDS:
-            if instance.get(field):
-                hostvars["lambda_" + field] = instance[field]
-    return hostvars
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -400,6 +358,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def populate(self, fleet):
         self.inventory.add_group("fly_machines")
         self.inventory.add_group("lambda_instances")
+        # Plays can tell that the fleet is listed here (and so kept current by playbooks/gpu_nodes.yml), also in a
+        # copy of this inventory such as AWX stores.
+        self.inventory.set_variable("all", "sophia_fleet_inventory", True)
         # Tasks aimed at Fly machines run on the controller: its Python. A group variable of this source, so that
         # group_vars, host_vars and compose override it; ours, not API data, so trusted as a template.
         self.inventory.set_variable("fly_machines", "ansible_python_interpreter", trust_as_template(CONTROLLER_PYTHON))

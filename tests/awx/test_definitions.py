@@ -22,6 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tests.support import awx
 from tests.support.ansible_cli import REPO_ROOT, ansible_env
+from tests.support.project import copy_project, project_files
 from tests.support.secrets import Scanner, canary
 
 PHASES = ["playbooks/prepare.yml", "playbooks/deploy.yml", "playbooks/advanced.yml", "playbooks/harden.yml"]
@@ -479,3 +480,50 @@ def test_a_job_can_read_the_inventory_awx_writes_for_it(tmp_path):
                           cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["platform"]["hosts"] == ["weaviate"]
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory):
+    """The project as AWX's project sync has it (a clean copy, the tests left out)."""
+    return copy_project(tmp_path_factory.mktemp("awx-project") / "project", REPO_ROOT,
+                        project_files(REPO_ROOT, left_out=awx.PROJECT_LEFT_OUT))
+
+
+def sync_hosts_and_group_vars(project, environment):
+    """What an inventory sync reads of inventories/<environment> but the fleet: its hosts and group_vars, with the
+    project's ansible.cfg, no vault password but the local one ansible.cfg gives, and nothing of this process's
+    settings."""
+    env = {k: v for k, v in ansible_env().items() if not k.startswith(("ANSIBLE_", "SOPHIA_"))}
+    source = project / "inventories" / environment
+    return subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i",
+                           str(source / "hosts.yml"), "--list", "--export", "--playbook-dir", str(source)],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("environment", awx.ENVIRONMENTS)
+def test_an_inventory_sync_opens_no_vault_and_stores_no_secret(project_copy, environment):
+    """AWX syncs an inventory source with no vault password and keeps what it read. Every environment's vault,
+    here holding canaries under a password nothing gives, lives outside its inventory (vaults/<env>.yml): the sync
+    succeeds and stores none of it. The same file among the inventory's group_vars fails the sync, as it would in
+    AWX."""
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    values = {"vault_sophia_secrets": {"JWT_SECRET": canary("jwt")}, "vault_postgres_password": canary("postgres")}
+    encrypted = VaultLib().encrypt(yaml.safe_dump(values), secret=VaultSecret(canary("password").encode()),
+                                   vault_id=environment)
+    (project_copy / "vaults" / ("%s.yml" % environment)).write_bytes(encrypted)
+    done = sync_hosts_and_group_vars(project_copy, environment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    stored = json.loads(done.stdout)
+    assert stored["all"]["children"] and not [name for name in awx.keys_of(stored) if name.startswith("vault_")]
+    scan = Scanner({"secret": canary("jwt"), "password": canary("postgres")})
+    scan.text("what the sync stored", done.stdout + done.stderr)
+    assert not scan.found, scan.found
+
+    misplaced = project_copy / "inventories" / environment / "group_vars" / "all" / "vault.yml"
+    misplaced.write_bytes(encrypted)
+    try:
+        refused = sync_hosts_and_group_vars(project_copy, environment)
+    finally:
+        misplaced.unlink()
+    assert refused.returncode != 0 and "vault" in refused.stderr.lower(), refused.stderr[-2000:]

@@ -6,10 +6,13 @@ the workflow's nodes in its order (phases 1-4, then a clean drift check); site.y
 a drift made out of band, which the drift check (at -vvvv) reports and fails on and the drift fix corrects; a
 scale within the survey's range; a rollback; a secret rotation; the GPU node bootstrap (the record-only emulator's
 nodes are left alone, and the job still succeeds); a teardown refused without the environment's name, then done.
+Each job's inventory is what the inventory source's sync stored at its launch, as AWX hands it over: the GPU
+nodes play must take a pool the same job launched from Lambda itself.
 
 Every credential value is a canary (the emulators' token and key, a vault password the local vault is encrypted
 with for the test, the GPU pool's private key) and none may appear in anything a job leaves: its output, events,
-artifacts, env/, caches, temporary files. One test, because every step stands on the one before."""
+artifacts, env/, caches, temporary files; nor in what the syncs stored, which holds none of the vault's values
+either. One test, because every step stands on the one before."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import time
 
 import pytest
 import requests
+import yaml
 
 from tests.support import awx
 from tests.support.ansible_cli import REPO_ROOT
@@ -28,7 +32,8 @@ from tests.support.secrets import Scanner, canary, local_vault_secret
 
 IMAGE_A = "registry.fly.io/sophia-unified-api:1.0.0"
 IMAGE_B = "registry.fly.io/sophia-unified-api:1.1.0"
-VAULT = REPO_ROOT / "inventories" / "local" / "group_vars" / "all" / "vault.yml"
+NOT_HERE = "not bootstrapped here (lambda_bootstrap_nodes is false)"
+VAULT = REPO_ROOT / "vaults" / "local.yml"
 
 
 def canary_vault():
@@ -86,11 +91,12 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
             "Sophia Fly.io API token": {"fly_api_token": fly.token},
             "Sophia Lambda Cloud API key": {"lambda_api_key": lam.token},
             "Sophia GPU pool SSH key": {"ssh_private_key": ssh_key},
+            "Sophia fleet inventory": {"fly_api_token": fly.token, "lambda_api_key": lam.token},
             "Vault": {"vault_password": vault_password},
         },
         # AWX's "extra environment variables": where the emulators and databases answer. Nothing secret.
         task_env=dict(platform.databases.env, FLY_API_URL=fly.url, LAMBDA_API_URL=lam.url),
-        inventory_files={"group_vars/all/vault.yml": vault_file})
+        project_overrides={"vaults/local.yml": vault_file})
     credentials_env = {"FLY_API_TOKEN": fly.token, "LAMBDA_API_KEY": lam.token}
     canaries = {"Fly API token": fly.token, "Lambda API key": lam.token, "vault password": vault_password}
     body = [line for line in ssh_key.splitlines() if not line.startswith("-----")]
@@ -122,11 +128,15 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
     for service in SERVICES:
         assert fly.machines_now(platform.app(service)), service
     assert len(fly.machines_now(platform.app("unified_api"))) == 4
-    # The fleet plugin listed the pool with the injected credentials, inside the job, after the launch.
+    # Every job began with a sync. Phase 3's copy is from before its pool existed, and reading it again in the job
+    # reads the same copy: the GPU nodes play took the new instance from Lambda's listing. The next job's has it.
     instances = lam.api("GET", "/instances").json()["data"]
     assert len(instances) == 1
-    [pool_check] = [r for _h, _n, r in ran[2].results("The pool's instances are in gpu_workers")]
-    assert not pool_check.get("skipped") and not pool_check.get("failed"), pool_check
+    assert len(jobs.syncs) == len(ran)
+    assert "gpu_workers" not in groups_of(ran[2].inventory) and "gpu_workers" in groups_of(ran[3].inventory)
+    joined = [r["add_host"]["host_name"] for _h, _n, r in ran[2].results("Pool instances the inventory lacks join gpu_workers")
+              if "add_host" in r]
+    assert joined == [instances[0]["name"]]
     # The pool's key is the credential's: the registered public key is the canary key's.
     keys = lam.api("GET", "/ssh-keys").json()["data"]
     assert len(keys) == 1 and keys[0]["public_key"].split()[1] in _public_key(ssh_key)
@@ -181,10 +191,11 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
     rotated = run(": rotate secrets")
     assert len(rotated.messages("Rotation summary")) == len(SERVICES) + 2  # with monitoring and the log shipper
 
-    # GPU bootstrap: the pool's instance is a host of the play (the fleet plugin listed it in the job), and since the
-    # record-only emulator's instances answer no SSH, the inventory has it left alone.
+    # GPU bootstrap: the pool's instance is a host of the play (listed by the sync or by Lambda in the job), and
+    # since the record-only emulator's instances answer no SSH, the inventory has it left alone.
     bootstrap = run(": GPU node bootstrap")
-    assert bootstrap.tasks_started() == ["Nodes are left alone where they are not to be bootstrapped"], bootstrap.explain()
+    assert bootstrap.tasks_started()[-2:] == ["Node left alone", "Node left alone ends here"], bootstrap.explain()
+    assert bootstrap.messages("Node left alone") == [instances[0]["name"] + ": " + NOT_HERE], bootstrap.explain()
 
     # Teardown: a wrong confirmation is refused before the playbook makes any request (the fleet inventory's listing
     # is all the emulator sees); the environment's name tears it down, volumes kept (snapshotted first) with the
@@ -201,10 +212,39 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
         assert machines_left(fly, platform.app(service)) == [], service
     assert fly.api("GET", "/apps/%s/volumes" % weaviate_app).json(), "the volumes were to be kept"
 
+    # What AWX keeps of the inventory, every sync's output: no credential, and none of the vault's values (the
+    # vault is the plays' to open, in the job; the syncs had no password for it).
+    for sync_dir, done in jobs.syncs:
+        scan.text("inventory sync %s: output" % sync_dir.name, done.stdout + done.stderr)
+        scan.tree(sync_dir)
+    stored = [inventory for _when, inventory in jobs.stored.values()]
+    assert not [name for name in awx.keys_of(stored) if name.startswith("vault_")]
+    assert not [value for value in vault_values() if value in json.dumps(stored)]
+
     summary = "\n".join("%4ds  %-10s %s" % (seconds, status, name) for name, status, seconds in took)
     print("\nAWX jobs (%d s in all):\n%s" % (time.monotonic() - started, summary))
     assert scan.scanned > 10 * len(took)
     assert not scan.found, "credentials left behind:\n" + "\n".join(scan.found)
+
+
+def groups_of(inventory):
+    """The groups with hosts or children in an inventory as a sync stores it."""
+    return {group for group, body in inventory.items() if group != "_meta" and (body.get("hosts") or body.get("children"))}
+
+
+def vault_values():
+    """Every value of the local vault, at any depth, but the stand-ins the local inventory also holds in plain (the
+    emulators' default key)."""
+    from ansible.parsing.vault import VaultLib
+
+    def leaves(data):
+        if isinstance(data, dict):
+            return [v for value in data.values() for v in leaves(value)]
+        return [str(data)]
+
+    plain = "".join(path.read_text() for path in (REPO_ROOT / "inventories" / "local").rglob("*.yml"))
+    values = leaves(yaml.safe_load(VaultLib(local_vault_secret()).decrypt(VAULT.read_bytes())))
+    return [value for value in values if len(value) > 5 and value not in plain]
 
 
 def machines_left(fly, app):

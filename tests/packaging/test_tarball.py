@@ -1,6 +1,6 @@
 """What `ansible-galaxy collection build` puts in the tarball: the collection, and nothing of the project around it
-(tests, emulators, images, inventories with the local vault password, local state), and the metadata Galaxy and
-users read (license, links)."""
+(tests, emulators, images, inventories, the vaults and the local vault's password, local state), and the metadata
+Galaxy and users read (license, links)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ SHIPPED = [
 
 # Top-level entries of the checkout that are the project's, not the collection's.
 LEFT_OUT = [
-    "tests", "emulators", "images", "molecule", "bench", "scripts", "inventories", "collections", ".ci", ".venv",
-    ".cache", "build", "Makefile", "ansible.cfg", "pytest.ini", "requirements.txt", "requirements-dev.txt",
+    "tests", "emulators", "images", "molecule", "bench", "scripts", "inventories", "vaults", "collections", ".ci",
+    ".venv", ".cache", "build", "Makefile", "ansible.cfg", "pytest.ini", "requirements.txt", "requirements-dev.txt",
     "site.yml", "execution-environment.yml", "ansible-navigator.yml", ".ansible-lint", ".gitignore", "awx",
 ]
 
@@ -45,7 +45,7 @@ def test_the_project_around_it_is_not(collection_files, top):
 def test_no_secret_state_or_build_output_anywhere(collection_files):
     for path in collection_files:
         name = path.rsplit("/", 1)[-1]
-        assert "vault-password" not in name and name != "vault.yml", path
+        assert "vault" not in name and "password" not in name, path
         assert not name.endswith((".tar.gz", ".pyc")) and "__pycache__" not in path, path
         assert not path.startswith(".") and "/." not in path, path
         # Neither the checkout's link to itself nor anything under it.

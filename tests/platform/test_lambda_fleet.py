@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.ansible_cli import REPO_ROOT, ansible_env
+from tests.support.ansible_cli import REPO_ROOT, ansible_env, run_playbook
+from tests.support.platform import PlayRun
 
 GPU_POOL = "playbooks/gpu_pool.yml"
+NOT_HERE = "not bootstrapped here (lambda_bootstrap_nodes is false)"
 POOL = "sophia-local-gpu"
 POOL_TAG = {"key": "sophia-ops:pool", "value": POOL}
 ALL_REGIONS = ["us-east-1", "us-west-1", "us-south-1", "europe-central-1", "asia-northeast-1"]
@@ -198,19 +200,73 @@ def fleet_inventory_dir(tmp_path):
     return inventory
 
 
+def stored_copy(platform, tmp_path, name):
+    """The inventory as AWX stores it at a sync (``ansible-inventory --list --export`` of inventories/local, the
+    fleet as listed then), handed back as the executable script AWX writes for a job."""
+    (tmp_path / name).mkdir()
+    inventory = fleet_inventory_dir(tmp_path / name)
+    done = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(inventory), "--list",
+                           "--export"], cwd=REPO_ROOT, env=ansible_env(platform.env), capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    script = tmp_path / name / "hosts"
+    script.write_text("#! /usr/bin/env python3\nprint(%r)\n" % done.stdout)
+    script.chmod(0o700)
+    return script
+
+
+def joined(run):
+    """(instances the GPU nodes play added to gpu_workers, those it marked terminated)."""
+    def hosts(task):
+        return sorted(item["add_host"]["host_name"] for _h, _n, result in run.results(task)
+                      for item in result.get("results", []) if "add_host" in item)
+    return (hosts("Pool instances the inventory lacks join gpu_workers"),
+            hosts("Instances of the inventory that Lambda no longer runs are marked terminated"))
+
+
+def left_alone(run):
+    """GPU host -> why the nodes play left it alone (local bootstraps none: its instances answer no SSH)."""
+    return {host: result["msg"].split(": ", 1)[1] for host, _n, result in run.results("Node left alone")
+            if not result.get("skipped")}
+
+
+def test_the_gpu_nodes_play_takes_the_pool_from_lambda_when_the_inventory_is_a_stored_copy(platform, tmp_path):
+    """AWX hands a job the inventory its last sync stored, and reading it again reads that copy: the GPU nodes
+    play sets the inventory's GPU hosts from Lambda's listing. A copy from before the pool grew lacks the new
+    instances, which join gpu_workers; one from before it shrank lists the terminated one, which is left alone."""
+    env = dict(platform.env, ANSIBLE_RUN_TAGS="gpu")
+
+    def phase_3(inventory, count):
+        run = PlayRun(*run_playbook(REPO_ROOT / "playbooks/advanced.yml", inventory=inventory, env=env,
+                                    extra_vars=pool_vars(tmp_path, lambda_pool_count=count)))
+        assert run.rc == 0, run.explain()
+        return run
+
+    grown = phase_3(stored_copy(platform, tmp_path, "empty"), 2)
+    assert [i["name"] for i in members(platform.lam)] == [POOL + "-1", POOL + "-2"]
+    assert joined(grown) == ([POOL + "-1", POOL + "-2"], [])
+    assert left_alone(grown) == {POOL + "-1": NOT_HERE, POOL + "-2": NOT_HERE}
+    # The inventory's own changes are not the platform's: nothing reported changed but the pool.
+    assert {name for _h, name, r in grown.results() if r.get("changed")} <= {
+        "Instances of the pool", "SSH key of the pool", "Inbound firewall, SSH from the allowed networks only",
+        "Directory of the pool's private key", "Private key of the pool"}
+
+    shrunk = phase_3(stored_copy(platform, tmp_path, "two"), 1)
+    assert [i["name"] for i in members(platform.lam)] == [POOL + "-1"]
+    assert joined(shrunk) == ([], [POOL + "-2"])
+    assert left_alone(shrunk) == {POOL + "-1": NOT_HERE, POOL + "-2": "terminated since the inventory listed it"}
+
+
 def test_the_fleet_inventory_lists_the_pool_in_gpu_workers(platform, tmp_path):
     inventory = fleet_inventory_dir(tmp_path)
-    env = dict(platform.env, ANSIBLE_INVENTORY=str(inventory))
-    vars_ = json.dumps(pool_vars(tmp_path, lambda_pool_count=2))
-    # The whole inventory (services, control and the fleet): after the role, the play reads it again and
-    # finds the new instances in gpu_workers (its last task asserts it).
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(REPO_ROOT / GPU_POOL),
-                           "-e", vars_], cwd=REPO_ROOT, env=ansible_env(env), capture_output=True, text=True,
-                          timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
-    asserted = [task["hosts"]["localhost"] for play in json.loads(proc.stdout)["plays"] for task in play["tasks"]
-                if task["task"]["name"].endswith("The pool's instances are in gpu_workers")]
-    assert asserted and not asserted[0].get("skipped"), asserted
+    # The whole inventory (services, control and the fleet), phase 3's GPU plays: after the role, the pool play
+    # reads it again, and the GPU nodes play finds the new instances in gpu_workers, with nothing left to add.
+    run = PlayRun(*run_playbook(REPO_ROOT / "playbooks/advanced.yml", inventory=inventory,
+                                env=dict(platform.env, ANSIBLE_RUN_TAGS="gpu"),
+                                extra_vars=pool_vars(tmp_path, lambda_pool_count=2)))
+    assert run.rc == 0, run.explain()
+    assert joined(run) == ([], [])
+    assert left_alone(run) == {POOL + "-1": NOT_HERE, POOL + "-2": NOT_HERE}
 
     listed = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i",
                              str(inventory / "fleet.yml"), "--list"], cwd=REPO_ROOT, env=ansible_env(platform.env),

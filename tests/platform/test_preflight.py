@@ -26,7 +26,7 @@ WARNING_TASK = "Cost above the monthly budget"
 
 def local_vault():
     shown = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view",
-                            "inventories/local/group_vars/all/vault.yml"], cwd=REPO_ROOT, env=ansible_env(),
+                            "vaults/local.yml"], cwd=REPO_ROOT, env=ansible_env(),
                            capture_output=True, text=True, timeout=60, check=True).stdout
     return yaml.safe_load(shown)
 

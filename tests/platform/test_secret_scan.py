@@ -28,7 +28,7 @@ from tests.support.ansible_cli import REPO_ROOT, ansible_env
 from tests.support.emulators import FlyEmulator, LambdaEmulator
 from tests.support.secrets import Scanner, canary, local_vault_secret
 
-VAULT = REPO_ROOT / "inventories" / "local" / "group_vars" / "all" / "vault.yml"
+VAULT = REPO_ROOT / "vaults" / "local.yml"
 LOCAL = REPO_ROOT / "inventories" / "local"
 
 

@@ -10,14 +10,14 @@ run the way AWX runs a job.
   extra vars AWX would (template extra vars, then survey defaults that validate, then the answers).
 * ``inject`` renders a credential type's injectors as AWX does (a sandboxed Jinja environment; files written in
   the job's ``env/``; extra vars through a file given with ``-e @``), and ``AwxJobs`` builds a job's private data
-  directory (``project/`` a clean copy of the project, ``inventory/`` the inventory source's files,
-  ``env/extravars``, ``env/cmdline``, ``env/settings``) and starts it with ``ansible_runner.run`` with AWX's
+  directory (``project/`` a clean copy of the project, ``inventory/hosts`` the script printing what the inventory
+  source's sync stored, ``env/extravars``, ``env/cmdline``, ``env/settings``) and starts it with ``ansible_runner.run`` with AWX's
   parameters: environment variables and the vault password's prompt answer passed in memory
   (``suppress_env_files``), the fact cache only for a template that uses it.
 
-What AWX itself does here was read in its source (awx/main/tasks/jobs.py: ``RunJob``; awx/main/models:
-``CredentialType.inject_credential``, ``SurveyJobTemplateMixin``; awx/api/views: the survey spec's validation);
-this module is our restatement of it, kept to what the tests need.
+What AWX itself does here was read in its source (awx/main/tasks/jobs.py: ``RunJob``, ``RunInventoryUpdate``;
+awx/main/models: ``CredentialType.inject_credential``, ``SurveyJobTemplateMixin``; awx/api/views: the survey
+spec's validation); this module is our restatement of it, kept to what the tests need.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import copy
 import importlib
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -335,6 +335,15 @@ def unsafe_yaml(data, safe=()):
     return yaml.dump({k: mark(v, k) for k, v in data.items()}, Dumper=_UnsafeDumper, default_flow_style=False)
 
 
+def keys_of(data):
+    """Every mapping key in ``data``, at any depth (the variable names of an inventory AWX stores)."""
+    if isinstance(data, dict):
+        return [k for key, value in data.items() for k in [key] + keys_of(value)]
+    if isinstance(data, list):
+        return [k for value in data for k in keys_of(value)]
+    return []
+
+
 # --- jobs ---------------------------------------------------------------------------------------------------
 class JobRun:
     """One job: its private data directory, status and rc, and the events ansible-runner gave."""
@@ -389,23 +398,30 @@ class AwxJobs:
 
     ``credential_inputs`` maps a credential type's name to the inputs its credentials hold here (secrets
     included); ``task_env`` is what AWX's "extra environment variables" setting would give every job (endpoints,
-    database addresses: nothing secret); ``inventory_files`` replaces files of the inventory source's copy
-    (relative path -> bytes)."""
+    database addresses: nothing secret); ``project_overrides`` replaces files of every copy of the project
+    (relative path -> bytes).
+
+    A job's inventory is what the inventory source's last sync stored, as AWX hands it over: the source read with
+    ``ansible-inventory --list --export`` (the source's credential injected, no vault password), again at a launch
+    when the source updates on launch and its last read is older than its ``update_cache_timeout``."""
 
     VAULT_TYPE = "Vault"
 
-    def __init__(self, plan, root, credential_inputs, task_env=None, inventory_files=None, project_source=REPO_ROOT):
+    def __init__(self, plan, root, credential_inputs, task_env=None, project_overrides=None, project_source=REPO_ROOT):
         self.plan = plan
         self.root = Path(root)
         self.credential_inputs = credential_inputs
         self.task_env = dict(task_env or {})
-        self.inventory_files = dict(inventory_files or {})
+        self.project_overrides = dict(project_overrides or {})
         self.project_source = project_source
         self.project_list = project_files(project_source, left_out=PROJECT_LEFT_OUT)
         self.revision = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_source, capture_output=True,
                                        text=True, check=True, timeout=60).stdout.strip()
         self.next_id = 1
         self.runs = []
+        # Inventory source name -> (when, the inventory it stored); every sync's directory and what it stored.
+        self.stored = {}
+        self.syncs = []
 
     def named(self, kind, name):
         found = [item for item in self.plan[kind] if item["name"] == name]
@@ -421,16 +437,51 @@ class AwxJobs:
         return found[0]
 
     # The parts of a job, in the order AWX builds them.
-    def _inventory(self, private_data_dir, template):
-        """What the job's inventory source gives: its source_path in the project (hosts, group_vars, fleet plugin)."""
-        inventory = self.named("inventories", template["inventory"])
-        [source] = [s for s in self.plan["inventory_sources"] if s["inventory"] == inventory["name"]]
-        from_dir = private_data_dir / "project" / source["source_path"]
-        into = private_data_dir / "inventory"
-        shutil.copytree(from_dir, into, symlinks=True, dirs_exist_ok=True)
-        for relative, content in self.inventory_files.items():
+    def _project(self, into):
+        copy_project(into, self.project_source, self.project_list)
+        for relative, content in self.project_overrides.items():
             (into / relative).write_bytes(content)
         return into
+
+    def sync(self, source):
+        """An inventory update of ``source`` (a plan inventory source): its ``source_path`` in a copy of the project
+        read by ``ansible-inventory --list --export`` with the source's credential injected. Returns the inventory
+        AWX stores (its database here: ``self.stored``)."""
+        job_id = self.next_id
+        self.next_id += 1
+        sync_dir = Path(tempfile.mkdtemp(prefix="awx_%d_sync_" % job_id, dir=self.root))
+        (sync_dir / "env").mkdir()
+        project = self._project(sync_dir / "project")
+        env = self._env(sync_dir, job_id)
+        credential = self.named("credentials", source["credential"])
+        inputs = dict(credential["inputs"], **self.credential_inputs[credential["credential_type"]])
+        injected_env = inject(self.named("credential_types", credential["credential_type"]), inputs, sync_dir)[0]
+        env.update(injected_env)
+        source_path = project / source["source_path"]
+        done = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(source_path), "--list",
+                               "--export", "--playbook-dir", str(source_path)],
+                              cwd=project, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=300, check=False)
+        self.syncs.append((sync_dir, done))
+        if done.returncode != 0:
+            raise AssertionError("sync of %s failed:\n%s" % (source["name"], done.stderr[-4000:]))
+        stored = json.loads(done.stdout)
+        self.stored[source["name"]] = (time.monotonic(), stored)
+        return stored
+
+    def _inventory(self, private_data_dir, template):
+        """The job's inventory/hosts: a script printing what the source's last sync stored, synced first at launch
+        when that is older than the source's cache timeout (update_on_launch)."""
+        inventory = self.named("inventories", template["inventory"])
+        [source] = [s for s in self.plan["inventory_sources"] if s["inventory"] == inventory["name"]]
+        when, stored = self.stored.get(source["name"], (None, None))
+        if when is None or (source.get("update_on_launch")
+                            and time.monotonic() - when >= (source.get("update_cache_timeout") or 0)):
+            stored = self.sync(source)
+        script = private_data_dir / "inventory" / "hosts"
+        script.write_text("#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint(%r)\n" % json.dumps(stored))
+        script.chmod(0o700)
+        return script, stored
 
     def _credentials(self, private_data_dir, template, env, args, written):
         passwords = {"yes": "yes", "no": "no", "": ""}
@@ -458,7 +509,7 @@ class AwxJobs:
                 prompts[r"Vault password \(%s\):\s*?$" % key.split(".", 1)[1]] = key
         return {pattern: passwords.get(key, "") or "" for pattern, key in prompts.items()}
 
-    def _env(self, private_data_dir, job_id, template):
+    def _env(self, private_data_dir, job_id):
         config = _ansible_cfg(private_data_dir / "project")
         env = {
             # AWX's own.
@@ -500,8 +551,8 @@ class AwxJobs:
         os.chmod(private_data_dir, 0o700)
         for sub in ("inventory", "env"):
             (private_data_dir / sub).mkdir()
-        copy_project(private_data_dir / "project", self.project_source, self.project_list)
-        inventory = self._inventory(private_data_dir, template)
+        self._project(private_data_dir / "project")
+        inventory, stored_inventory = self._inventory(private_data_dir, template)
 
         meta = {"awx_job_id": job_id, "tower_job_id": job_id, "awx_job_launch_type": "manual",
                 "awx_job_template_name": template["name"], "awx_project_revision": self.revision,
@@ -511,7 +562,7 @@ class AwxJobs:
         os.chmod(private_data_dir / "env" / "extravars", 0o600)
 
         args = ["-u", "root"]
-        env = self._env(private_data_dir, job_id, template)
+        env = self._env(private_data_dir, job_id)
         # The files a credential's injectors wrote: the secret itself, by design, for the job to read.
         credential_files = []
         passwords = self._credentials(private_data_dir, template, env, args, credential_files)
@@ -543,6 +594,7 @@ class AwxJobs:
             event_handler=lambda event: events.append(event) or True)
         job = JobRun(template, private_data_dir, job_id, runner, events, extra_vars, cmdline)
         job.credential_files = credential_files
+        job.inventory = stored_inventory
         self.runs.append(job)
         return job
 
