@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.sophia.ops.plugins.module_utils.fleet_hostvars import lambda_hostvars as _lambda_hostvars
+from ansible_collections.sophia.ops.plugins.module_utils.fleet_hostvars import lambda_hosts as _lambda_hosts
 # The same rule the rollout engine counts its healthy floor with.
 from ansible_collections.sophia.ops.plugins.module_utils.fly_rollout import is_healthy
 
@@ -15,11 +15,11 @@ def healthy_machines(machines):
     return [machine for machine in machines or [] if is_healthy(machine)]
 
 
-def lambda_hostvars(instance):
-    """The host variables the fleet inventory gives a Lambda instance (credentials left out)."""
-    return _lambda_hostvars(instance or {})
+def lambda_hosts(instances):
+    """The hosts the fleet inventory makes of a Lambda listing: ``{name, vars}`` each, credentials left out."""
+    return [{"name": name, "vars": hostvars} for name, hostvars in _lambda_hosts(instances)]
 
 
 class FilterModule:
     def filters(self):
-        return {"healthy_machines": healthy_machines, "lambda_hostvars": lambda_hostvars}
+        return {"healthy_machines": healthy_machines, "lambda_hosts": lambda_hosts}

@@ -164,9 +164,9 @@ from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_client import APIError
 from ansible_collections.sophia.ops.plugins.module_utils.fleet_hostvars import (
-    LAMBDA_CREDENTIAL_FIELDS, fly_hostvars, lambda_hostvars)
+    LAMBDA_CREDENTIAL_FIELDS, fly_hostvars, lambda_hosts)
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import FlyClient
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, LambdaClient
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import LambdaClient
 
 try:
     from ansible.template import trust_as_template
@@ -370,11 +370,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if self.wanted(hostvars["fly_region"], hostvars["fly_state"], hostvars["fly_metadata"]):
                     self.add("%s-%s" % (app, machine["id"]), "fly_machines", hostvars)
         credentials = self.get_option("include_credentials")
-        for instance in fleet["lambda"]:
-            hostvars = lambda_hostvars(instance, credentials)
-            if instance.get("status") not in GONE and self.wanted(
-                    hostvars["lambda_region"], hostvars["lambda_status"], hostvars["lambda_tags"]):
-                self.add(instance.get("name") or instance["id"], "lambda_instances", hostvars)
+        for host, hostvars in lambda_hosts(fleet["lambda"], credentials):
+            if self.wanted(hostvars["lambda_region"], hostvars["lambda_status"], hostvars["lambda_tags"]):
+                self.add(host, "lambda_instances", hostvars)
 
     def add(self, host, group, hostvars):
         # API strings are data, never templates: a name like "{{ ... }}" must not run.

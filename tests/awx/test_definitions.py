@@ -472,10 +472,7 @@ def test_a_job_can_read_the_inventory_awx_writes_for_it(tmp_path):
     that runs scripts."""
     inventory = {"all": {"children": ["platform"]}, "platform": {"hosts": ["weaviate"]},
                  "_meta": {"hostvars": {"weaviate": {"ansible_connection": "local"}}}}
-    script = tmp_path / "inventory" / "hosts"
-    script.parent.mkdir()
-    script.write_text("#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint(%r)\n" % json.dumps(inventory))
-    script.chmod(0o700)
+    script = awx.write_inventory_script(tmp_path / "inventory" / "hosts", inventory)
     done = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i", str(script), "--list"],
                           cwd=REPO_ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -335,6 +335,17 @@ def unsafe_yaml(data, safe=()):
     return yaml.dump({k: mark(v, k) for k, v in data.items()}, Dumper=_UnsafeDumper, default_flow_style=False)
 
 
+def write_inventory_script(path, inventory):
+    """The executable inventory AWX writes for a job (inventory/hosts): a script printing ``inventory`` (a dict, or
+    the JSON text a sync stored) as JSON."""
+    text = inventory if isinstance(inventory, str) else json.dumps(inventory)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint(%r)\n" % text)
+    path.chmod(0o700)
+    return path
+
+
 def keys_of(data):
     """Every mapping key in ``data``, at any depth (the variable names of an inventory AWX stores)."""
     if isinstance(data, dict):
@@ -478,10 +489,7 @@ class AwxJobs:
         if when is None or (source.get("update_on_launch")
                             and time.monotonic() - when >= (source.get("update_cache_timeout") or 0)):
             stored = self.sync(source)
-        script = private_data_dir / "inventory" / "hosts"
-        script.write_text("#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint(%r)\n" % json.dumps(stored))
-        script.chmod(0o700)
-        return script, stored
+        return write_inventory_script(private_data_dir / "inventory" / "hosts", stored), stored
 
     def _credentials(self, private_data_dir, template, env, args, written):
         passwords = {"yes": "yes", "no": "no", "": ""}
