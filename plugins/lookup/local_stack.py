@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: local_stack
 author: Sophia Intel AI platform team (@sophia-intel)
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Where the running local stack answers, for the local inventory
 description:
   - Reads what C(scripts/local-emulators start) wrote into its state directory (each stand-in's port, the

@@ -20,7 +20,7 @@ SHIPPED = [
     "plugins/modules/fly_machine.py", "plugins/inventory/fleet.py", "plugins/lookup/local_stack.py",
     "plugins/filter/fleet.py", "plugins/module_utils/api_client.py", "plugins/doc_fragments/fly.py",
     "roles/fly_service/tasks/main.yml", "roles/gpu_node/meta/argument_specs.yml",
-    "changelogs/changelog.yaml", "changelogs/config.yaml",
+    "CHANGELOG.rst", "changelogs/changelog.yaml", "changelogs/config.yaml",
     "playbooks/deploy.yml", "playbooks/layer.yml", "docs/local-stack.md",
 ]
 
