@@ -41,7 +41,7 @@ loadtest: setup
 test: setup images lint sanity pytest molecule
 
 lint: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint --offline
+	scripts/lint
 
 sanity: setup
 	scripts/sanity
