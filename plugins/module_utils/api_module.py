@@ -3,13 +3,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The base of every sophia.ops cloud module (Fly.io and Lambda Cloud).
 
-A provider base (``fly.FlyModule``, ``lambda_cloud.LambdaModule``) builds its
-client; a module subclasses it, names the key its result is returned under
-(``resource_key``) and implements its verbs (``present``, ``absent``, ...).
+A provider base (``fly.FlyModule``, ``lambda_cloud.LambdaModule``) adds its
+options and builds its client. A module subclasses it and declares, on the
+class, its options (``argument_spec``), the rules between them
+(``module_options``) and the key its result is returned under
+(``resource_key``), and implements its verbs (``present``, ``absent``, ...);
+its ``main()`` is ``TheModule.execute()``.
+
 Verbs *return* the resource; they end a task early only by raising
-(``self.fail(...)``, or an API error through ``self.call``). ``run()`` picks
-the verb for ``state`` and exits exactly once, on success and on failure, with
-``changed``, the diff, warnings and any extra result keys (``self.extra``).
+(``self.fail(...)``, or an ``APIError`` of the client, which names the
+request). ``run()`` picks the verb for ``state`` and exits exactly once, on
+success and on failure, with ``changed``, the diff, warnings and any extra
+result keys (``self.extra``).
 
 Arguments are checked before the first request (``validate``, with the rules
 of ``input_checks``, ``fly_platform`` and ``lambda_platform``): a bad one fails
@@ -24,13 +29,14 @@ from __future__ import annotations
 
 import copy
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_client import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     APIError,
 )
+from ansible_collections.sophia.ops.plugins.module_utils.diff import DifferenceTracker
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import InvalidInput, http_options, require_token
 from ansible_collections.sophia.ops.plugins.module_utils.waiter import WaitFailed, WaitTimeout
 
@@ -54,14 +60,34 @@ class ModuleFailure(Exception):
 
 class ApiModule:
     resource_key = "resource"
+    # The module's own options, and AnsibleModule's rules between them (required_if, mutually_exclusive, ...).
+    argument_spec = {}
+    module_options = {}
+    # Each module says so itself; a module that does not is run only for real.
+    supports_check_mode = False
     # The option holding the API credential and the environment variables it falls back to (provider bases).
     credential_option = None
     credential_env = ()
 
-    def __init__(self, module, resource_key=None):
+    @classmethod
+    def base_argument_spec(cls):
+        """The options every module of the provider shares; provider bases extend it."""
+        return http_argument_spec()
+
+    @classmethod
+    def define_module(cls):
+        argument_spec = cls.base_argument_spec()
+        argument_spec.update(copy.deepcopy(cls.argument_spec))
+        return AnsibleModule(argument_spec=argument_spec, supports_check_mode=cls.supports_check_mode,
+                             **cls.module_options)
+
+    @classmethod
+    def execute(cls):
+        """A module's whole ``main()``: parse the arguments, run the verb, exit once."""
+        cls(cls.define_module()).run()
+
+    def __init__(self, module):
         self.module = module
-        if resource_key:
-            self.resource_key = resource_key
         if not HAS_REQUESTS:
             module.fail_json(msg=missing_required_lib("requests"), exception=str(REQUESTS_IMPORT_ERROR))
         if self.credential_option:
@@ -72,7 +98,8 @@ class ApiModule:
                 module.fail_json(msg=exc.msg, changed=False, invalid_option=exc.option)
         self.client = self.build_client(module.params)
         self.changed = False
-        self.diff = {"before": {}, "after": {}}
+        # What the run changes (or, in check mode, would), field by field, for --diff.
+        self.differences = DifferenceTracker()
         self.warnings = []
         # Result keys beside the resource (a rollout's summary, a key's path, ...), on failure too.
         self.extra = {}
@@ -93,19 +120,8 @@ class ApiModule:
         return self.module.params
 
     # ----------------------------------------------------------- for verbs
-    def set_diff(self, before, after):
-        """Record what the resource looked like before and what it will look like after."""
-        self.diff = {"before": copy.deepcopy(before or {}), "after": copy.deepcopy(after or {})}
-
     def fail(self, msg, **result):
         raise ModuleFailure(msg, **result)
-
-    def call(self, action, func, *args, **kwargs):
-        """Run one client call; an API error ends the task naming ``action``."""
-        try:
-            return func(*args, **kwargs)
-        except APIError as exc:
-            raise ModuleFailure("%s failed: %s" % (action, exc), api_error=exc.to_dict()) from None
 
     # ------------------------------------------------------------ the run
     def dispatch(self):
@@ -139,7 +155,7 @@ class ApiModule:
         if failed is None:
             result[self.resource_key] = resource
         if self.module._diff:
-            result["diff"] = self.diff
+            result["diff"] = self.differences.as_diff()
         for warning in self.warnings:
             self.module.warn(warning)
         if failed is not None:

@@ -10,7 +10,7 @@ inventory itself where the inventory cannot be read again (AWX hands a job a sto
 from __future__ import annotations
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import GONE, POOL_TAG
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import INSTANCE_GONE, POOL_TAG
 
 # An instance's fields that are credentials: host variables only when asked for.
 LAMBDA_CREDENTIAL_FIELDS = ("jupyter_url", "jupyter_token")
@@ -63,4 +63,4 @@ def lambda_hosts(instances, credentials=False):
     """(host name, host variables) of each instance the fleet inventory lists: those not on their way out, by name
     (by ID where an instance has none)."""
     return [(instance.get("name") or instance["id"], lambda_hostvars(instance, credentials))
-            for instance in instances or [] if instance.get("status") not in GONE]
+            for instance in instances or [] if instance.get("status") not in INSTANCE_GONE]

@@ -32,11 +32,15 @@ class FlyModule(ApiModule):
     credential_option = "api_token"
     credential_env = TOKEN_ENV
 
+    @classmethod
+    def base_argument_spec(cls):
+        return fly_argument_spec()
+
     def build_client(self, params):
         return FlyClient(api_token=params["api_token"], api_url=params["api_url"],
                          timeout=params["request_timeout"], max_retries=params["max_retries"])
 
-    def app_listing(self, action, func, app, *args, **kwargs):
+    def app_listing(self, func, app, *args, **kwargs):
         """A listing of something in ``app`` (machines, volumes, secrets, IPs). An app that does not
         exist has none: in check mode that is the prediction (the app is made by an earlier task
         of the same run); otherwise the task fails saying so."""
@@ -44,7 +48,7 @@ class FlyModule(ApiModule):
             return func(app, *args, **kwargs)
         except FlyAPIError as exc:
             if exc.status != 404:
-                raise ModuleFailure("%s failed: %s" % (action, exc), api_error=exc.to_dict()) from None
+                raise
             if self.check_mode:
                 self.warnings.append("app %s does not exist yet; predicting as if it had nothing" % app)
                 return []

@@ -42,7 +42,9 @@ CREATE_MARKER_KEY = "sophia_ops_create_id"
 # The Machines API caps one wait call at 60 seconds.
 MAX_WAIT_CHUNK = 60
 # A machine on its way out; the listing still shows it for a while.
-GONE = ("destroying", "destroyed")
+# The states of a machine and of a volume that is being or has been destroyed: it no longer counts.
+MACHINE_GONE = ("destroying", "destroyed")
+VOLUME_GONE = ("pending_destroy", "destroyed")
 # What an action leaves a machine in (or on its way to): a lost answer is found this way.
 ACTION_REACHES = {"start": ("starting", "started"), "stop": ("stopping", "stopped"),
                   "suspend": ("suspending", "suspended")}
@@ -225,7 +227,7 @@ class FlyClient(RetryingClient):
 
         def find_gone():
             machine = self.get_machine(app, machine_id)
-            return {} if machine is None or machine.get("state") in GONE else None
+            return {} if machine is None or machine.get("state") in MACHINE_GONE else None
 
         # Already gone is what was asked for.
         self.request("DELETE", "/apps/%s/machines/%s" % (app, machine_id), params=params,
@@ -328,7 +330,7 @@ class FlyClient(RetryingClient):
     def delete_volume(self, app, volume_id):
         def find_gone():
             volume = self.get_volume(app, volume_id)
-            return {} if volume is None or volume.get("state") in ("pending_destroy", "destroyed") else None
+            return {} if volume is None or volume.get("state") in VOLUME_GONE else None
 
         return self.request("DELETE", "/apps/%s/volumes/%s" % (app, volume_id), ok=(200, 204, 404),
                             before_retry=find_gone)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import re
 
+from ansible_collections.sophia.ops.plugins.module_utils.diff import masked_values
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import CREATE_MARKER_KEY
 
 # Maps whose keys are the user's data: an extra key on the server is a difference.
@@ -134,3 +135,16 @@ def comparable(actual, wanted):
             value = dict((k, v) for k, v in value.items() if k not in PRIVATE_METADATA)
         shown[name] = value
     return shown
+
+
+def shown_configs(before, after):
+    """Two machine configs as ``--diff`` shows them: ``env`` by its keys, each value marked unchanged, changed
+    or new but never shown (an env value may be a credential the operator passed in the config)."""
+    before, after = copy.deepcopy(before or {}), copy.deepcopy(after or {})
+    if "env" in before or "env" in after:
+        shown_before, shown_after = masked_values(before.get("env"), after.get("env"))
+        if "env" in before:
+            before["env"] = shown_before
+        if "env" in after:
+            after["env"] = shown_after
+    return before, after

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from ansible_collections.sophia.ops.plugins.module_utils.api_client import APIError
-from ansible_collections.sophia.ops.plugins.module_utils.fly_api import GONE, FlyTimeout
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import MACHINE_GONE, VOLUME_GONE, FlyTimeout
 from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import config_matches
 from ansible_collections.sophia.ops.plugins.module_utils.waiter import WaitFailed, WaitTimeout
 
@@ -44,8 +44,6 @@ SUMMARY_KEYS = ("created", "updated", "started", "restarted", "destroyed", "roll
                 "grown_volumes", "volumes_updated", "unhealthy", "progress")
 # Volume settings the API can change in place (PUT /apps/{app}/volumes/{id}), compared when given.
 VOLUME_SETTINGS = ("snapshot_retention", "auto_backup_enabled")
-# The API still lists a deleted volume for a while, in one of these states.
-VOLUME_GONE = ("pending_destroy", "destroyed")
 
 
 class RolloutError(Exception):
@@ -149,7 +147,7 @@ class GroupPlan:
         self.config = config
         self.volume = volume
         self.volumes = list(volumes)
-        live = [m for m in machines if group_of(m) == group and m.get("state") not in GONE]
+        live = [m for m in machines if group_of(m) == group and m.get("state") not in MACHINE_GONE]
         # Machines outside the wanted regions are replaced; then the surplus goes from the most crowded
         # region, unhealthy machines first, then the newest, so the longest-serving healthy ones stay.
         outside = [m for m in live if m.get("region") not in regions]
@@ -357,7 +355,7 @@ class MachineOps:
             now = dict((i, m) for i, m in self.read(list(versions)).items())
             for machine_id, version in versions.items():
                 machine = now.get(machine_id)
-                if machine is None or machine.get("state") in GONE:
+                if machine is None or machine.get("state") in MACHINE_GONE:
                     raise WaitFailed("machine %s went away while it was waited for" % machine_id, last=machine_id)
                 state = machine.get("state")
                 same_version = version in (None, machine.get("instance_id"))
@@ -404,7 +402,7 @@ class MachineOps:
     def destroy(self, machine):
         """Stop the machine, destroy it and wait until it is gone (its volume is free only then)."""
         current = self.client.get_machine(self.app, machine["id"])
-        if not current or current.get("state") in GONE:
+        if not current or current.get("state") in MACHINE_GONE:
             return
         if current.get("state") not in NOT_RUNNING:
             self.act(current, "stop")
@@ -433,7 +431,7 @@ class VolumePool:
             for volume in self.known:
                 if (volume.get("name") == self.wanted["name"] and volume.get("region") == region
                         and not volume.get("attached_machine_id") and volume["id"] not in self.claimed
-                        and volume.get("state") not in ("pending_destroy", "destroyed")):
+                        and volume.get("state") not in VOLUME_GONE):
                     self.claimed.add(volume["id"])
                     return volume["id"]
             known_ids = [v["id"] for v in self.known]

@@ -38,7 +38,8 @@ LAUNCH_PATH = "/instance-operations/launch"
 LAUNCH_MARKER_KEY = "sophia-ops:launch"
 # The tag lambda_instance names its pools by; the info module and the inventory read it too.
 POOL_TAG = "sophia-ops:pool"
-GONE = ("terminating", "terminated", "preempted")
+# An instance on its way out (or taken back by Lambda): it no longer counts.
+INSTANCE_GONE = ("terminating", "terminated", "preempted")
 # What a restart leaves an instance in until it is up again.
 RESTARTING = ("restarting", "booting")
 
@@ -150,7 +151,7 @@ class LambdaClient(RetryingClient):
 
         def find_going():
             listed = dict((i["id"], i) for i in self.list_instances())
-            if all(i not in listed or listed[i].get("status") in GONE for i in ids):
+            if all(i not in listed or listed[i].get("status") in INSTANCE_GONE for i in ids):
                 return {"data": {"terminated_instances": [listed[i] for i in ids if i in listed]}}
             return None
 

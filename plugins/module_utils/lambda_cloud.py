@@ -36,6 +36,10 @@ class LambdaModule(ApiModule):
     credential_option = "api_key"
     credential_env = KEY_ENV
 
+    @classmethod
+    def base_argument_spec(cls):
+        return lambda_argument_spec()
+
     def build_client(self, params):
         # Only lambda_instance launches, so only it has the launch_interval option.
         return LambdaClient(api_key=params["api_key"], api_url=params["api_url"],

@@ -95,9 +95,8 @@ fly_app:
       sample: deployed
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
@@ -111,7 +110,15 @@ def app_summary(app):
 
 
 class FlyApp(FlyModule):
+    supports_check_mode = True
     resource_key = "fly_app"
+    argument_spec = dict(
+        name=dict(type="str", required=True, aliases=["app"]),
+        org_slug=dict(type="str", default="personal"),
+        network=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        force=dict(type="bool", default=False),
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -122,7 +129,7 @@ class FlyApp(FlyModule):
 
     def present(self):
         params = self.params
-        app = self.call("Looking up app %s" % self.name, self.client.get_app, self.name)
+        app = self.client.get_app(self.name)
         if app:
             org = (app.get("organization") or {}).get("slug")
             if org and org != params["org_slug"]:
@@ -133,34 +140,24 @@ class FlyApp(FlyModule):
             return app
         wanted = {"name": self.name, "org_slug": params["org_slug"], "network": params["network"]}
         self.changed = True
-        self.set_diff({}, wanted)
+        self.differences.add_all({}, wanted)
         if self.check_mode:
             return wanted
-        return self.call("Creating app %s" % self.name, self.client.create_app,
-                         self.name, params["org_slug"], params["network"])
+        return self.client.create_app(self.name, params["org_slug"], params["network"])
 
     def absent(self):
-        app = self.call("Looking up app %s" % self.name, self.client.get_app, self.name)
+        app = self.client.get_app(self.name)
         if not app:
             return {}
         self.changed = True
-        self.set_diff(app_summary(app), {})
+        self.differences.add_all(app_summary(app), {})
         if not self.check_mode:
-            self.call("Deleting app %s" % self.name, self.client.delete_app, self.name, force=self.params["force"])
+            self.client.delete_app(self.name, force=self.params["force"])
         return {}
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True, aliases=["app"]),
-        org_slug=dict(type="str", default="personal"),
-        network=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        force=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    FlyApp(module).run()
+    FlyApp.execute()
 
 
 if __name__ == "__main__":

@@ -48,15 +48,19 @@ apps:
             "organization": {"name": "Sophia Intel", "slug": "sophia-intel"}}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 class FlyAppInfo(FlyModule):
+    supports_check_mode = True
     resource_key = "apps"
+    argument_spec = dict(
+        name=dict(type="str", aliases=["app"]),
+        org_slug=dict(type="str", default="personal"),
+    )
 
     def validate(self):
         given(self.params, name=check_app_name)
@@ -64,19 +68,13 @@ class FlyAppInfo(FlyModule):
     def dispatch(self):
         name = self.params["name"]
         if name:
-            app = self.call("Looking up app %s" % name, self.client.get_app, name)
+            app = self.client.get_app(name)
             return [app] if app else []
-        return self.call("Listing apps", self.client.list_apps, self.params["org_slug"])
+        return self.client.list_apps(self.params["org_slug"])
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", aliases=["app"]),
-        org_slug=dict(type="str", default="personal"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    FlyAppInfo(module).run()
+    FlyAppInfo.execute()
 
 
 if __name__ == "__main__":

@@ -87,9 +87,8 @@ fly_certificate:
       sample: {"a": ["137.66.10.20"], "cname": "sophia-unified-api.fly.dev"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_hostname
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import at_least, given
 
@@ -97,7 +96,15 @@ ACTIVE = "active"
 
 
 class FlyCertificate(FlyModule):
+    supports_check_mode = True
     resource_key = "fly_certificate"
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        hostname=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=600),
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -108,23 +115,21 @@ class FlyCertificate(FlyModule):
         given(self.params, app=check_app_name, hostname=check_hostname, wait_timeout=at_least(1, "seconds"))
 
     def look_up(self):
-        return self.call("Looking up the certificate of %s" % self.hostname, self.client.get_certificate,
-                         self.app, self.hostname)
+        return self.client.get_certificate(self.app, self.hostname)
 
     def present(self):
         certificate = self.look_up()
         if not certificate:
             self.changed = True
-            self.set_diff({}, {"hostname": self.hostname})
+            self.differences.add_all({}, {"hostname": self.hostname})
             if self.check_mode:
                 return {"hostname": self.hostname}
-            certificate = self.call("Requesting a certificate for %s" % self.hostname,
-                                    self.client.request_acme_certificate, self.app, self.hostname)
+            certificate = self.client.request_acme_certificate(self.app, self.hostname)
         if not self.params["wait"] or self.check_mode:
             return certificate
         timeout = self.params["wait_timeout"]
-        certificate = self.call("Waiting for the certificate of %s" % self.hostname, self.client.wait_certificate,
-                                self.app, self.hostname, certificate, status=ACTIVE, timeout=timeout)
+        certificate = self.client.wait_certificate(self.app, self.hostname, certificate, status=ACTIVE,
+                                                   timeout=timeout)
         if certificate.get("status") != ACTIVE:
             self.fail("certificate of %s is still %s after %ss; set the DNS records in dns_requirements"
                       % (self.hostname, certificate.get("status"), timeout), fly_certificate=certificate)
@@ -134,24 +139,14 @@ class FlyCertificate(FlyModule):
         certificate = self.look_up()
         if certificate:
             self.changed = True
-            self.set_diff({"hostname": self.hostname, "status": certificate.get("status")}, {})
+            self.differences.add_all({"hostname": self.hostname, "status": certificate.get("status")}, {})
             if not self.check_mode:
-                self.call("Removing the certificate of %s" % self.hostname, self.client.delete_certificate,
-                          self.app, self.hostname)
+                self.client.delete_certificate(self.app, self.hostname)
         return {}
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        app=dict(type="str", required=True),
-        hostname=dict(type="str", required=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=600),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    FlyCertificate(module).run()
+    FlyCertificate.execute()
 
 
 if __name__ == "__main__":

@@ -79,9 +79,8 @@ fly_ip:
       sample: [{"ip": "66.241.124.10", "type": "shared_v4", "region": "global", "shared": true}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_ip_address, check_region
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
@@ -99,7 +98,19 @@ def ip_type(assignment):
 
 
 class FlyIP(FlyModule):
+    supports_check_mode = True
     resource_key = "fly_ip"
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        type=dict(type="str", choices=["v4", "v6", "shared_v4", "private_v6"]),
+        region=dict(type="str"),
+        address=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )
+    module_options = dict(
+        required_if=[("state", "present", ("type",))],
+        required_one_of=[("type", "address")],
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -111,7 +122,7 @@ class FlyIP(FlyModule):
               region=lambda option, region: check_region(option, region, also=("global",)))
 
     def assignments(self):
-        listed = self.app_listing("Listing IP addresses of %s" % self.app, self.client.list_ips, self.app)
+        listed = self.app_listing(self.client.list_ips, self.app)
         return [dict(a, type=ip_type(a)) for a in listed]
 
     def matching(self, assignments):
@@ -133,38 +144,26 @@ class FlyIP(FlyModule):
         if params["region"]:
             body["region"] = params["region"]
         self.changed = True
-        self.set_diff({"addresses": []}, {"addresses": [body]})
+        self.differences.add_all({"addresses": []}, {"addresses": [body]})
         if self.check_mode:
             return {"addresses": [body]}
         # The addresses just listed tell the client, after a lost answer, which one is new.
-        assigned = self.call("Assigning a %s address to %s" % (params["type"], self.app), self.client.assign_ip,
-                             self.app, body, known_ips=[a["ip"] for a in assignments])
+        assigned = self.client.assign_ip(self.app, body, known_ips=[a["ip"] for a in assignments])
         return {"addresses": [dict(assigned, type=ip_type(assigned))]}
 
     def absent(self):
         found = self.matching(self.assignments())
         if found:
             self.changed = True
-            self.set_diff({"addresses": [a["ip"] for a in found]}, {"addresses": []})
+            self.differences.add_all({"addresses": [a["ip"] for a in found]}, {"addresses": []})
             if not self.check_mode:
                 for assignment in found:
-                    self.call("Releasing %s" % assignment["ip"], self.client.release_ip, self.app, assignment["ip"])
+                    self.client.release_ip(self.app, assignment["ip"])
         return {"addresses": []}
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        app=dict(type="str", required=True),
-        type=dict(type="str", choices=["v4", "v6", "shared_v4", "private_v6"]),
-        region=dict(type="str"),
-        address=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("state", "present", ("type",))],
-                           required_one_of=[("type", "address")])
-    FlyIP(module).run()
+    FlyIP.execute()
 
 
 if __name__ == "__main__":

@@ -290,14 +290,14 @@ summary:
            "progress": ["created 1 machine(s), healthy after 3.1s"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
-from ansible_collections.sophia.ops.plugins.module_utils.fly_api import GONE
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import MACHINE_GONE
 from ansible_collections.sophia.ops.plugins.module_utils.fly_lease import Leases
 from ansible_collections.sophia.ops.plugins.module_utils.fly_machine_config import (
     comparable,
     config_matches,
+    shown_configs,
     whole_numbers,
 )
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
@@ -366,10 +366,44 @@ def state_actions(state, wanted, updated=False):
 
 
 class FlyMachine(FlyModule):
-    resource_key = "fly_machine"
+    supports_check_mode = True
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        name=dict(type="str"),
+        machine_id=dict(type="str"),
+        region=dict(type="str"),
+        group=dict(type="str"),
+        count=dict(type="int", default=1),
+        regions=dict(type="list", elements="str", default=["iad"]),
+        config=dict(type="dict"),
+        volume=dict(type="dict", options=dict(
+            name=dict(type="str", required=True),
+            path=dict(type="str", required=True),
+            size_gb=dict(type="int"),
+            snapshot_retention=dict(type="int"),
+            auto_backup_enabled=dict(type="bool"),
+        )),
+        state=dict(type="str", choices=["started", "stopped", "suspended", "absent"], default="started"),
+        rollout=dict(type="dict", default={}, options=dict(
+            max_unavailable=dict(type="float", default=1),
+            wait_timeout=dict(type="int", default=300),
+            health_timeout=dict(type="int", default=120),
+            rollback=dict(type="bool", default=True),
+        )),
+        lease_ttl=dict(type="int", default=30),
+        lease_wait_timeout=dict(type="int", default=90),
+    )
+    module_options = dict(
+        required_one_of=[("name", "machine_id", "group")],
+        mutually_exclusive=[("group", "name"), ("group", "machine_id")],
+        required_if=[("state", "started", ("config",)), ("state", "stopped", ("config",)),
+                     ("state", "suspended", ("config",))],
+    )
 
     def __init__(self, module):
         super().__init__(module)
+        # Group mode returns the group's machines, one machine mode the machine (the option decides, not a verb).
+        self.resource_key = "machines" if self.params["group"] else "fly_machine"
         self.app = self.params["app"]
         self.rollout = self.params["rollout"]
         # Ports, sizes and counts templated into the config arrive as strings on ansible-core before 2.19.
@@ -429,11 +463,10 @@ class FlyMachine(FlyModule):
     # ------------------------------------------------------------ one machine
     def find(self):
         if self.params["machine_id"]:
-            machine = self.call("Looking up machine %s" % self.params["machine_id"], self.client.get_machine,
-                                self.app, self.params["machine_id"])
-            return machine if machine and machine.get("state") not in GONE else None
-        machines = self.app_listing("Listing machines of %s" % self.app, self.client.list_machines, self.app)
-        named = [m for m in machines if m.get("name") == self.params["name"] and m.get("state") not in GONE]
+            machine = self.client.get_machine(self.app, self.params["machine_id"])
+            return machine if machine and machine.get("state") not in MACHINE_GONE else None
+        machines = self.app_listing(self.client.list_machines, self.app)
+        named = [m for m in machines if m.get("name") == self.params["name"] and m.get("state") not in MACHINE_GONE]
         return named[0] if named else None
 
     def converge_one(self):
@@ -454,24 +487,22 @@ class FlyMachine(FlyModule):
                 return self.settle_one(machine)
             return machine
         self.changed = True
-        self.set_diff({"state": machine.get("state"), "config": comparable(machine.get("config"), config)},
-                      {"state": wanted, "config": config})
+        self.differences.add("state", machine.get("state"), wanted)
+        self.differences.add("config", *shown_configs(comparable(machine.get("config"), config), config))
         if self.check_mode:
             return machine
-        action = "Machine %s" % machine["id"]
         if update:
-            machine = self.call("Updating machine %s" % machine["id"], self.ops.update, machine, config,
-                                wanted != "stopped")
+            machine = self.ops.update(machine, config, wanted != "stopped")
             if wanted == "stopped":
-                self.call(action, self.ops.wait_state, machine, "stopped")
+                self.ops.wait_state(machine, "stopped")
             else:
-                self.call(action, self.ops.wait_healthy, [machine])
+                self.ops.wait_healthy([machine])
         for step in actions:
-            self.call("%s: %s" % (action, step), self.ops.act, machine, step)
-            self.call(action, self.ops.wait_state, machine, STATE_REACHED_BY[step])
+            self.ops.act(machine, step)
+            self.ops.wait_state(machine, STATE_REACHED_BY[step])
         if wanted == "started" and actions:
-            self.call(action, self.ops.wait_healthy, [machine])
-        return self.call("Reading machine %s" % machine["id"], self.client.get_machine, self.app, machine["id"])
+            self.ops.wait_healthy([machine])
+        return self.client.get_machine(self.app, machine["id"])
 
     def settle_one(self, machine):
         """Started on the wanted config but not healthy: nothing to write; say whether it comes up."""
@@ -479,7 +510,7 @@ class FlyMachine(FlyModule):
             self.warnings.append("machine %s is not healthy" % machine["id"])
             return machine
         try:
-            return self.call("Machine %s" % machine["id"], self.ops.wait_healthy, [machine])[0]
+            return self.ops.wait_healthy([machine])[0]
         except RolloutError as exc:
             raise RolloutError("machine %s runs the wanted config and is not healthy: %s" % (machine["id"], exc),
                                [machine["id"]]) from None
@@ -491,42 +522,41 @@ class FlyMachine(FlyModule):
         if self.params["region"]:
             body["region"] = self.params["region"]
         self.changed = True
-        self.set_diff({}, {"state": wanted, "config": config})
+        self.differences.add("state", after=wanted)
+        self.differences.add("config", after=shown_configs({}, config)[1])
         if self.check_mode:
             return dict(body, state=wanted)
-        machine = self.call("Creating machine %s" % self.params["name"], self.ops.create, body)
+        machine = self.ops.create(body)
         if wanted != "stopped":
-            self.call("Machine %s" % machine["id"], self.ops.wait_healthy, [machine])
+            self.ops.wait_healthy([machine])
         if wanted == "suspended":
-            self.call("Suspending machine %s" % machine["id"], self.ops.act, machine, "suspend")
-            self.call("Machine %s" % machine["id"], self.ops.wait_state, machine, "suspended")
-        return self.call("Reading machine %s" % machine["id"], self.client.get_machine, self.app, machine["id"])
+            self.ops.act(machine, "suspend")
+            self.ops.wait_state(machine, "suspended")
+        return self.client.get_machine(self.app, machine["id"])
 
     def destroy_one(self, machine):
         if machine is None:
             return {}
         self.changed = True
-        self.set_diff({"state": machine.get("state"), "id": machine["id"]}, {})
+        self.differences.add_all({"state": machine.get("state"), "id": machine["id"]}, {})
         if not self.check_mode:
-            self.call("Destroying machine %s" % machine["id"], self.ops.destroy, machine)
+            self.ops.destroy(machine)
         return {}
 
     # ---------------------------------------------------------- process group
     def converge_group(self):
-        self.resource_key = "machines"
         count = 0 if self.params["state"] == "absent" else self.params["count"]
         config = self.params["config"] or {}
-        listing = "Listing machines of %s" % self.app
-        machines = self.app_listing(listing, self.client.list_machines, self.app,
+        machines = self.app_listing(self.client.list_machines, self.app,
                                     metadata={GROUP_KEY: self.params["group"]})
         volumes = []
         if self.params["volume"]:  # listed once: for the sizes, and for the pool new machines draw from
-            volumes = self.app_listing("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
+            volumes = self.app_listing(self.client.list_volumes, self.app)
         plan = GroupPlan(machines, self.params["group"], count, self.params["regions"], config,
                          volume=self.params["volume"], volumes=volumes)
         self.extra["summary"] = plan.summary()
         if plan.changes:
-            self.set_diff(*group_diff(plan, config.get("image")))
+            self.differences.add_all(*group_diff(plan, config.get("image")))
         if self.check_mode or not (plan.changes or plan.unhealthy):
             self.changed = plan.changes
             return self.live(machines)
@@ -534,56 +564,20 @@ class FlyMachine(FlyModule):
                                rollback=self.rollout["rollback"])
         self.extra["summary"] = rollout.summary
         # On failure, `changed` comes from the writes actually sent (the client counts them).
-        self.call("Rollout of group %s" % self.params["group"], rollout.run)
+        rollout.run()
         self.changed = plan.changes
         # The listing of the last health wait is the group as it is now, unless machines went since.
         if self.ops.listing is None:
-            self.ops.listing = self.call(listing, self.client.list_machines, self.app,
-                                         metadata={GROUP_KEY: self.params["group"]})
+            self.ops.listing = self.client.list_machines(self.app, metadata={GROUP_KEY: self.params["group"]})
         return self.live(self.ops.listing)
 
     @staticmethod
     def live(machines):
-        return [m for m in machines if m.get("state") not in GONE]
+        return [m for m in machines if m.get("state") not in MACHINE_GONE]
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        app=dict(type="str", required=True),
-        name=dict(type="str"),
-        machine_id=dict(type="str"),
-        region=dict(type="str"),
-        group=dict(type="str"),
-        count=dict(type="int", default=1),
-        regions=dict(type="list", elements="str", default=["iad"]),
-        config=dict(type="dict"),
-        volume=dict(type="dict", options=dict(
-            name=dict(type="str", required=True),
-            path=dict(type="str", required=True),
-            size_gb=dict(type="int"),
-            snapshot_retention=dict(type="int"),
-            auto_backup_enabled=dict(type="bool"),
-        )),
-        state=dict(type="str", choices=["started", "stopped", "suspended", "absent"], default="started"),
-        rollout=dict(type="dict", default={}, options=dict(
-            max_unavailable=dict(type="float", default=1),
-            wait_timeout=dict(type="int", default=300),
-            health_timeout=dict(type="int", default=120),
-            rollback=dict(type="bool", default=True),
-        )),
-        lease_ttl=dict(type="int", default=30),
-        lease_wait_timeout=dict(type="int", default=90),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        required_one_of=[("name", "machine_id", "group")],
-        mutually_exclusive=[("group", "name"), ("group", "machine_id")],
-        required_if=[("state", "started", ("config",)), ("state", "stopped", ("config",)),
-                     ("state", "suspended", ("config",))],
-    )
-    FlyMachine(module).run()
+    FlyMachine.execute()
 
 
 if __name__ == "__main__":

@@ -77,36 +77,16 @@ machines:
             "checks": [{"name": "alive", "status": "passing"}]}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_region
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 class FlyMachineInfo(FlyModule):
+    supports_check_mode = True
     resource_key = "machines"
-
-    def validate(self):
-        given(self.params, app=check_app_name, region=check_region)
-
-    def dispatch(self):
-        params = self.params
-        if params["machine_id"]:
-            machine = self.call("Looking up machine %s" % params["machine_id"], self.client.get_machine,
-                                params["app"], params["machine_id"])
-            return [machine] if machine else []
-        metadata = dict(params["metadata"])
-        if params["group"]:
-            metadata["fly_process_group"] = params["group"]
-        machines = self.call("Listing machines of %s" % params["app"], self.client.list_machines, params["app"],
-                             region=params["region"], include_deleted=params["include_destroyed"], metadata=metadata)
-        return [m for m in machines if params["name"] in (None, m.get("name"))]
-
-
-def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
+    argument_spec = dict(
         app=dict(type="str", required=True),
         machine_id=dict(type="str"),
         name=dict(type="str"),
@@ -115,8 +95,24 @@ def main():
         metadata=dict(type="dict", default={}),
         include_destroyed=dict(type="bool", default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    FlyMachineInfo(module).run()
+
+    def validate(self):
+        given(self.params, app=check_app_name, region=check_region)
+
+    def dispatch(self):
+        params = self.params
+        if params["machine_id"]:
+            machine = self.client.get_machine(params["app"], params["machine_id"])
+            return [machine] if machine else []
+        metadata = dict(params["metadata"])
+        if params["group"]:
+            metadata["fly_process_group"] = params["group"]
+        machines = self.client.list_machines(params["app"], region=params["region"], include_deleted=params["include_destroyed"], metadata=metadata)
+        return [m for m in machines if params["name"] in (None, m.get("name"))]
+
+
+def main():
+    FlyMachineInfo.execute()
 
 
 if __name__ == "__main__":

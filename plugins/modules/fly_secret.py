@@ -143,9 +143,8 @@ fly_secret:
 
 import re
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
     check_app_name,
     check_secret_name,
@@ -165,7 +164,16 @@ def by_name(secrets):
 
 
 class FlySecret(FlyModule):
+    supports_check_mode = True
     resource_key = "fly_secret"
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        secrets=dict(type="dict", default={}, no_log=True),
+        names=dict(type="list", elements="str", default=[]),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        update_mode=dict(type="str", choices=["digest", "always", "on_create"], default="digest"),
+        restart_machines=dict(type="bool", default=False),
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -176,7 +184,7 @@ class FlySecret(FlyModule):
         check_secret_values("secrets", self.params["secrets"], values=self.params["state"] == "present")
 
     def secrets_by_name(self):
-        return by_name(self.app_listing("Listing secrets of %s" % self.app, self.client.list_secrets, self.app))
+        return by_name(self.app_listing(self.client.list_secrets, self.app))
 
     def needs_write(self, current, name, value):
         mode = self.params["update_mode"]
@@ -207,17 +215,17 @@ class FlySecret(FlyModule):
         result = {"app": self.app, "version": None, "changed_names": sorted(changes), "restarted_machines": []}
         if changes:
             self.changed = True
-            self.set_diff(
+            self.differences.add_all(
                 dict((name, existing.get(name, {}).get("digest", ABSENT)) for name in changes),
                 dict((name, ABSENT if value is None else secret_digest(value)) for name, value in changes.items()))
             result["restarted_machines"] = self.machines_to_restart()
             if not self.check_mode:
-                answer = self.call("Updating secrets of %s" % self.app, self.client.update_secrets, self.app, changes)
+                answer = self.client.update_secrets(self.app, changes)
                 # An answer found after a lost one lists the secrets but has no version.
                 result["version"] = answer.get("version")
                 listed = answer.get("secrets")
                 if listed is None:
-                    listed = self.call("Listing secrets of %s" % self.app, self.client.list_secrets, self.app)
+                    listed = self.client.list_secrets(self.app)
                 existing = by_name(listed)
                 self.restart(result["restarted_machines"])
         result["secrets"] = [dict((key, value) for key, value in secret.items() if key != "value")
@@ -228,29 +236,18 @@ class FlySecret(FlyModule):
         """Restart the machines, each under its lease (anyone else's lease is respected and named)."""
         with Leases(self.client, self.app) as leases:
             for machine_id in machine_ids:
-                self.call("Restarting machine %s" % machine_id, lambda machine_id: self.client.machine_action(
-                    self.app, machine_id, "restart", nonce=leases.acquire(machine_id)), machine_id)
+                self.client.machine_action(self.app, machine_id, "restart", nonce=leases.acquire(machine_id))
             self.warnings.extend(leases.problems)
 
     def machines_to_restart(self):
         if not self.params["restart_machines"]:
             return []
-        machines = self.app_listing("Listing machines of %s" % self.app, self.client.list_machines, self.app)
+        machines = self.app_listing(self.client.list_machines, self.app)
         return [machine["id"] for machine in machines if machine.get("state") == "started"]
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        app=dict(type="str", required=True),
-        secrets=dict(type="dict", default={}, no_log=True),
-        names=dict(type="list", elements="str", default=[]),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        update_mode=dict(type="str", choices=["digest", "always", "on_create"], default="digest"),
-        restart_machines=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    FlySecret(module).run()
+    FlySecret.execute()
 
 
 if __name__ == "__main__":

@@ -42,29 +42,27 @@ secrets:
             "updated_at": "2026-11-24T10:00:00Z"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
 
 
 class FlySecretInfo(FlyModule):
+    supports_check_mode = True
     resource_key = "secrets"
+    argument_spec = dict(app=dict(type="str", required=True))
 
     def validate(self):
         given(self.params, app=check_app_name)
 
     def dispatch(self):
         app = self.params["app"]
-        return self.call("Listing secrets of %s" % app, self.client.list_secrets, app)
+        return self.client.list_secrets(app)
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(app=dict(type="str", required=True))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    FlySecretInfo(module).run()
+    FlySecretInfo.execute()
 
 
 if __name__ == "__main__":

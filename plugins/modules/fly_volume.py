@@ -150,9 +150,9 @@ fly_volume:
       sample: 36007729
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import VOLUME_GONE
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
     check_app_name,
     check_region,
@@ -164,7 +164,6 @@ from ansible_collections.sophia.ops.plugins.module_utils.input_checks import Inv
 
 SETTINGS = ("snapshot_retention", "auto_backup_enabled")
 # The API still lists a deleted volume for a while, in one of these states.
-GONE = ("pending_destroy", "destroyed")
 
 
 def volume_summary(volume):
@@ -173,7 +172,24 @@ def volume_summary(volume):
 
 
 class FlyVolume(FlyModule):
+    supports_check_mode = True
     resource_key = "fly_volume"
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        name=dict(type="str"),
+        volume_id=dict(type="str"),
+        region=dict(type="str"),
+        size_gb=dict(type="int"),
+        encrypted=dict(type="bool"),
+        snapshot_retention=dict(type="int"),
+        auto_backup_enabled=dict(type="bool"),
+        snapshot_id=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        confirm_delete=dict(type="bool", default=False),
+    )
+    module_options = dict(
+        required_one_of=[("name", "volume_id")],
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -186,15 +202,15 @@ class FlyVolume(FlyModule):
 
     def by_id(self):
         volume_id = self.params["volume_id"]
-        volume = self.call("Looking up volume %s" % volume_id, self.client.get_volume, self.app, volume_id)
-        return volume if volume and volume.get("state") not in GONE else None
+        volume = self.client.get_volume(self.app, volume_id)
+        return volume if volume and volume.get("state") not in VOLUME_GONE else None
 
     def list_volumes(self):
-        return self.app_listing("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
+        return self.app_listing(self.client.list_volumes, self.app)
 
     def by_name(self, volumes):
         params = self.params
-        matches = [v for v in volumes if v.get("name") == params["name"] and v.get("state") not in GONE
+        matches = [v for v in volumes if v.get("name") == params["name"] and v.get("state") not in VOLUME_GONE
                    and params["region"] in (None, v.get("region"))]
         regions = set(v.get("region") for v in matches)
         if len(regions) > 1 or (len(matches) > 1 and params["state"] == "absent"):
@@ -238,18 +254,16 @@ class FlyVolume(FlyModule):
         if grow:
             after["size_gb"] = size
         self.changed = True
-        self.set_diff(volume_summary(volume), volume_summary(after))
+        self.differences.add_all(volume_summary(volume), volume_summary(after))
         if self.check_mode:
             return after
         if grow:
-            answer = self.call("Extending volume %s" % volume["id"], self.client.extend_volume,
-                               self.app, volume["id"], size)
+            answer = self.client.extend_volume(self.app, volume["id"], size)
             after = answer.get("volume") or after
             if answer.get("needs_restart"):
                 self.warnings.append("volume %s grew; its machine needs a restart to see the space" % volume["id"])
         if settings:
-            after = self.call("Updating volume %s" % volume["id"], self.client.update_volume,
-                              self.app, volume["id"], settings)
+            after = self.client.update_volume(self.app, volume["id"], settings)
         return after
 
     def create(self, known_ids):
@@ -267,11 +281,10 @@ class FlyVolume(FlyModule):
             body["size_gb"] = params["size_gb"] or 1
         body.update((key, params[key]) for key in SETTINGS if params[key] is not None)
         self.changed = True
-        self.set_diff({}, body)
+        self.differences.add_all({}, body)
         if self.check_mode:
             return body
-        return self.call("Creating volume %s in %s" % (params["name"], params["region"]),
-                         self.client.create_volume, self.app, body, known_ids=known_ids)
+        return self.client.create_volume(self.app, body, known_ids=known_ids)
 
     def absent(self):
         volume = self.by_id() if self.params["volume_id"] else self.by_name(self.list_volumes())
@@ -283,30 +296,14 @@ class FlyVolume(FlyModule):
         if not self.params["confirm_delete"]:
             self.fail("deleting volume %s destroys its data; set confirm_delete: true to do it" % volume["id"])
         self.changed = True
-        self.set_diff(volume_summary(volume), {})
+        self.differences.add_all(volume_summary(volume), {})
         if not self.check_mode:
-            self.call("Deleting volume %s" % volume["id"], self.client.delete_volume, self.app, volume["id"])
+            self.client.delete_volume(self.app, volume["id"])
         return {}
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        app=dict(type="str", required=True),
-        name=dict(type="str"),
-        volume_id=dict(type="str"),
-        region=dict(type="str"),
-        size_gb=dict(type="int"),
-        encrypted=dict(type="bool"),
-        snapshot_retention=dict(type="int"),
-        auto_backup_enabled=dict(type="bool"),
-        snapshot_id=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        confirm_delete=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_one_of=[("name", "volume_id")])
-    FlyVolume(module).run()
+    FlyVolume.execute()
 
 
 if __name__ == "__main__":

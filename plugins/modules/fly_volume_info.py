@@ -79,9 +79,8 @@ volumes:
                 "volume_id": "vol_2n0l3vl60qpv635d"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
     check_app_name,
     check_region,
@@ -91,7 +90,15 @@ from ansible_collections.sophia.ops.plugins.module_utils.input_checks import giv
 
 
 class FlyVolumeInfo(FlyModule):
+    supports_check_mode = True
     resource_key = "volumes"
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        volume_id=dict(type="str"),
+        name=dict(type="str"),
+        region=dict(type="str"),
+        snapshots=dict(type="bool", default=False),
+    )
 
     def validate(self):
         given(self.params, app=check_app_name, name=check_volume_name, region=check_region)
@@ -99,33 +106,22 @@ class FlyVolumeInfo(FlyModule):
     def dispatch(self):
         params = self.params
         if params["volume_id"]:
-            volume = self.call("Looking up volume %s" % params["volume_id"], self.client.get_volume,
-                               params["app"], params["volume_id"])
+            volume = self.client.get_volume(params["app"], params["volume_id"])
             volumes = [volume] if volume else []
         else:
-            volumes = self.call("Listing volumes of %s" % params["app"], self.client.list_volumes, params["app"])
+            volumes = self.client.list_volumes(params["app"])
         volumes = [v for v in volumes if params["name"] in (None, v.get("name"))
                    and params["region"] in (None, v.get("region"))]
         if params["snapshots"]:
             for volume in volumes:
-                listed = self.call("Listing snapshots of volume %s" % volume["id"], self.client.list_volume_snapshots,
-                                   params["app"], volume["id"])
+                listed = self.client.list_volume_snapshots(params["app"], volume["id"])
                 volume["snapshots"] = sorted((dict(s, volume_id=volume["id"]) for s in listed),
                                              key=lambda s: s.get("created_at") or "")
         return volumes
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        app=dict(type="str", required=True),
-        volume_id=dict(type="str"),
-        name=dict(type="str"),
-        region=dict(type="str"),
-        snapshots=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    FlyVolumeInfo(module).run()
+    FlyVolumeInfo.execute()
 
 
 if __name__ == "__main__":

@@ -137,14 +137,13 @@ snapshots:
       sample: 14
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule, fly_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.fly import FlyModule
+from ansible_collections.sophia.ops.plugins.module_utils.fly_api import VOLUME_GONE
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import check_app_name, check_volume_name
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import at_least, given
 
 # The API still lists a deleted volume for a while, in one of these states.
-GONE = ("pending_destroy", "destroyed")
 
 
 def about(volume):
@@ -153,7 +152,18 @@ def about(volume):
 
 
 class FlyVolumeSnapshot(FlyModule):
+    supports_check_mode = True
     resource_key = "snapshots"
+    argument_spec = dict(
+        app=dict(type="str", required=True),
+        volume_id=dict(type="str"),
+        name=dict(type="str"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=300),
+    )
+    module_options = dict(
+        mutually_exclusive=[("volume_id", "name")],
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -165,13 +175,12 @@ class FlyVolumeSnapshot(FlyModule):
     def volumes(self):
         params = self.params
         if params["volume_id"]:
-            volume = self.call("Looking up volume %s" % params["volume_id"], self.client.get_volume, self.app,
-                               params["volume_id"])
-            if not volume or volume.get("state") in GONE:
+            volume = self.client.get_volume(self.app, params["volume_id"])
+            if not volume or volume.get("state") in VOLUME_GONE:
                 self.fail("volume %s does not exist in app %s" % (params["volume_id"], self.app))
             return [volume]
-        listed = self.app_listing("Listing volumes of %s" % self.app, self.client.list_volumes, self.app)
-        return sorted((v for v in listed if v.get("state") not in GONE and params["name"] in (None, v.get("name"))),
+        listed = self.app_listing(self.client.list_volumes, self.app)
+        return sorted((v for v in listed if v.get("state") not in VOLUME_GONE and params["name"] in (None, v.get("name"))),
                       key=lambda v: v["id"])
 
     def dispatch(self):
@@ -179,18 +188,15 @@ class FlyVolumeSnapshot(FlyModule):
         if not volumes:
             return []
         self.changed = True
-        self.set_diff({"snapshots": []}, {"snapshots": [dict(about(v), id=None) for v in volumes]})
+        self.differences.add_all({"snapshots": []}, {"snapshots": [dict(about(v), id=None) for v in volumes]})
         if self.check_mode:
             return [dict(about(v), id=None, status="planned") for v in volumes]
         wait_timeout = self.params["wait_timeout"] if self.params["wait"] else 0
         taken = []
         for volume in volumes:
             # Listed first: the snapshot that is new afterwards is ours, and a lost answer is found, not repeated.
-            known = self.call("Listing snapshots of volume %s" % volume["id"], self.client.list_volume_snapshots,
-                              self.app, volume["id"])
-            snapshot = self.call("Snapshot of volume %s" % volume["id"], self.client.create_volume_snapshot,
-                                 self.app, volume["id"], known_ids=[s.get("id") for s in known],
-                                 wait_timeout=wait_timeout)
+            known = self.client.list_volume_snapshots(self.app, volume["id"])
+            snapshot = self.client.create_volume_snapshot(self.app, volume["id"], known_ids=[s.get("id") for s in known], wait_timeout=wait_timeout)
             taken.append(dict(snapshot or {"id": None, "status": "requested"}, **about(volume)))
             # Those taken so far are returned on failure too.
             self.extra["snapshots"] = list(taken)
@@ -199,17 +205,7 @@ class FlyVolumeSnapshot(FlyModule):
 
 
 def main():
-    argument_spec = fly_argument_spec()
-    argument_spec.update(
-        app=dict(type="str", required=True),
-        volume_id=dict(type="str"),
-        name=dict(type="str"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=300),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("volume_id", "name")])
-    FlyVolumeSnapshot(module).run()
+    FlyVolumeSnapshot.execute()
 
 
 if __name__ == "__main__":

@@ -81,15 +81,21 @@ lambda_filesystem:
       sample: {"name": "us-east-1", "description": "Virginia, USA"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import InvalidInput, given
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import check_filesystem_name, check_in_catalogue
 
 
 class LambdaFilesystem(LambdaModule):
+    supports_check_mode = True
     resource_key = "lambda_filesystem"
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        region=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        confirm_delete=dict(type="bool", default=False),
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -99,7 +105,7 @@ class LambdaFilesystem(LambdaModule):
         given(self.params, name=check_filesystem_name)
 
     def find(self):
-        listed = self.call("Listing filesystems", self.client.list_filesystems)
+        listed = self.client.list_filesystems()
         return next((fs for fs in listed if fs.get("name") == self.name), None)
 
     def present(self):
@@ -114,13 +120,13 @@ class LambdaFilesystem(LambdaModule):
             raise InvalidInput("region", "creating filesystem %s needs a region" % self.name,
                                "a region the API lists")
         # A region the API does not list would be refused by the create; read the list first (in check mode too).
-        regions = self.call("Reading regions", self.client.regions)
+        regions = self.client.regions()
         check_in_catalogue("region", region, [r.get("name") for r in regions], "region")
         self.changed = True
-        self.set_diff({}, {"name": self.name, "region": region})
+        self.differences.add_all({}, {"name": self.name, "region": region})
         if self.check_mode:
             return {"name": self.name, "region": {"name": region}}
-        return self.call("Creating filesystem %s" % self.name, self.client.create_filesystem, self.name, region)
+        return self.client.create_filesystem(self.name, region)
 
     def absent(self):
         filesystem = self.find()
@@ -131,22 +137,14 @@ class LambdaFilesystem(LambdaModule):
         if not self.params["confirm_delete"]:
             self.fail("deleting filesystem %s destroys its data; set confirm_delete: true" % self.name)
         self.changed = True
-        self.set_diff({"name": self.name, "region": (filesystem.get("region") or {}).get("name")}, {})
+        self.differences.add_all({"name": self.name, "region": (filesystem.get("region") or {}).get("name")}, {})
         if not self.check_mode:
-            self.call("Deleting filesystem %s" % self.name, self.client.delete_filesystem, filesystem["id"])
+            self.client.delete_filesystem(filesystem["id"])
         return {}
 
 
 def main():
-    argument_spec = lambda_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        region=dict(type="str"),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        confirm_delete=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    LambdaFilesystem(module).run()
+    LambdaFilesystem.execute()
 
 
 if __name__ == "__main__":

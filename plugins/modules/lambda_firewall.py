@@ -71,10 +71,9 @@ rules:
   sample: [{"protocol": "tcp", "port_range": [22, 22], "source_network": "203.0.113.0/24", "description": "operators"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import each
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import PORTED, check_firewall_rule
 
 ADVISED_MAXIMUM = 20
@@ -94,36 +93,35 @@ def key(rule):
 
 
 class LambdaFirewall(LambdaModule):
+    supports_check_mode = True
     resource_key = "rules"
+    argument_spec = dict(rules=dict(type="list", elements="dict", required=True, options=dict(
+        protocol=dict(type="str", choices=["tcp", "udp", "icmp", "all"], required=True),
+        port_range=dict(type="list", elements="int"),
+        source_network=dict(type="str", required=True),
+        description=dict(type="str", default=""),
+    )))
 
     def validate(self):
         each(check_firewall_rule)("rules", self.params["rules"])
 
     def dispatch(self):
         wanted = sorted((normalised(rule) for rule in self.params["rules"]), key=key)
-        listed = self.call("Reading firewall rules", self.client.firewall_rules)
+        listed = self.client.firewall_rules()
         current = sorted((normalised(rule) for rule in listed), key=key)
         if len(wanted) > ADVISED_MAXIMUM:
             self.warnings.append("%d firewall rules; Lambda advises at most %d" % (len(wanted), ADVISED_MAXIMUM))
         if [key(r) for r in wanted] == [key(r) for r in current]:
             return current
         self.changed = True
-        self.set_diff({"rules": current}, {"rules": wanted})
+        self.differences.add_all({"rules": current}, {"rules": wanted})
         if self.check_mode:
             return wanted
-        return self.call("Setting firewall rules", self.client.set_firewall_rules, wanted)
+        return self.client.set_firewall_rules(wanted)
 
 
 def main():
-    argument_spec = lambda_argument_spec()
-    argument_spec.update(rules=dict(type="list", elements="dict", required=True, options=dict(
-        protocol=dict(type="str", choices=["tcp", "udp", "icmp", "all"], required=True),
-        port_range=dict(type="list", elements="int"),
-        source_network=dict(type="str", required=True),
-        description=dict(type="str", default=""),
-    )))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    LambdaFirewall(module).run()
+    LambdaFirewall.execute()
 
 
 if __name__ == "__main__":

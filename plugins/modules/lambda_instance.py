@@ -192,10 +192,9 @@ instances:
 
 import socket
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import (
-    GONE,
+    INSTANCE_GONE,
     LAUNCH_MARKER_KEY,
     POOL_TAG,
     LambdaAPIError,
@@ -207,7 +206,7 @@ from ansible_collections.sophia.ops.plugins.module_utils.input_checks import (
     given,
     whole_number,
 )
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import (
     check_filesystem_name,
     check_in_catalogue,
@@ -221,7 +220,7 @@ from ansible_collections.sophia.ops.plugins.module_utils.waiter import WaitFaile
 
 NO_CAPACITY = "instance-operations/launch/insufficient-capacity"
 # An instance in one of these will not become ready: the wait ends at once.
-FAILED = ("unhealthy",) + GONE
+FAILED = ("unhealthy",) + INSTANCE_GONE
 # What a launch needs, and what each option takes.
 LAUNCH_NEEDS = {"region_names": "one or more Lambda Cloud region names",
                 "instance_type_names": "one or more Lambda Cloud instance type names",
@@ -244,7 +243,25 @@ def ssh_answers(ip, timeout):
 
 
 class LambdaInstance(LambdaModule):
+    supports_check_mode = True
     resource_key = "instances"
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        count=dict(type="int", default=1),
+        region_names=dict(type="list", elements="str"),
+        instance_type_names=dict(type="list", elements="str"),
+        ssh_key_name=dict(type="str", no_log=False),
+        file_system_names=dict(type="list", elements="str", default=[]),
+        image_family=dict(type="str"),
+        user_data=dict(type="str", no_log=True),
+        tags=dict(type="dict", default={}),
+        firewall_ruleset_ids=dict(type="list", elements="str", default=[]),
+        launch_interval=dict(type="float", default=12.0),
+        state=dict(type="str", choices=["present", "absent", "restarted"], default="present"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=900),
+        wait_for_ssh=dict(type="bool", default=False),
+    )
 
     def __init__(self, module):
         super().__init__(module)
@@ -264,9 +281,9 @@ class LambdaInstance(LambdaModule):
 
     def read_pool(self):
         """The pool's live instances, in name order."""
-        everything = self.call("Listing instances", self.client.list_instances)
+        everything = self.client.list_instances()
         return by_index(self.name, [i for i in everything
-                                    if self.client.in_pool(i, self.name) and i.get("status") not in GONE])
+                                    if self.client.in_pool(i, self.name) and i.get("status") not in INSTANCE_GONE])
 
     def present(self):
         pool = self.read_pool()
@@ -276,14 +293,13 @@ class LambdaInstance(LambdaModule):
         # Checked in check mode too (reading is no write), so that the prediction fails as the run would.
         capacity = self.catalogue() if plan.launch else {}
         self.changed = True
-        self.set_diff({"instances": [i.get("name") for i in pool]},
-                      {"instances": [i.get("name") for i in plan.keep] + plan.launch})
+        self.differences.add_all({"instances": [i.get("name") for i in pool]},
+                                 {"instances": [i.get("name") for i in plan.keep] + plan.launch})
         if self.check_mode:
             return [summary(i) for i in plan.keep] + [{"name": name} for name in plan.launch]
         launched = [self.launch(name, capacity) for name in plan.launch]
         if plan.terminate:
-            self.call("Terminating surplus instances of %s" % self.name, self.client.terminate,
-                      [i["id"] for i in plan.terminate])
+            self.client.terminate([i["id"] for i in plan.terminate])
         return self.ready(plan.keep, launched)
 
     def catalogue(self):
@@ -293,9 +309,9 @@ class LambdaInstance(LambdaModule):
         if missing:
             raise InvalidInput(missing[0], "launching instances of %s needs %s" % (self.name, ", ".join(missing)),
                                LAUNCH_NEEDS[missing[0]])
-        capacity = self.call("Reading instance types", self.client.instance_types)
+        capacity = self.client.instance_types()
         check_in_catalogue("instance_type_names", self.params["instance_type_names"], capacity, "instance type")
-        regions = self.call("Reading regions", self.client.regions)
+        regions = self.client.regions()
         check_in_catalogue("region_names", self.params["region_names"], [r.get("name") for r in regions], "region")
         return capacity
 
@@ -332,9 +348,9 @@ class LambdaInstance(LambdaModule):
         pool = self.read_pool()
         if pool:
             self.changed = True
-            self.set_diff({"instances": [i.get("name") for i in pool]}, {"instances": []})
+            self.differences.add_all({"instances": [i.get("name") for i in pool]}, {"instances": []})
             if not self.check_mode:
-                self.call("Terminating %s" % self.name, self.client.terminate, [i["id"] for i in pool])
+                self.client.terminate([i["id"] for i in pool])
         return []
 
     def restarted(self):
@@ -344,7 +360,7 @@ class LambdaInstance(LambdaModule):
         self.changed = True
         if self.check_mode:
             return [summary(i) for i in pool]
-        self.call("Restarting %s" % self.name, self.client.restart, [i["id"] for i in pool])
+        self.client.restart([i["id"] for i in pool])
         return self.ready(pool)
 
     def ready(self, members, launched_ids=()):
@@ -379,31 +395,12 @@ class LambdaInstance(LambdaModule):
 
     def current(self, ids):
         """The instances ``ids`` as they are now, in name order (a terminated one is no longer listed)."""
-        listed = self.call("Listing instances", self.client.list_instances)
+        listed = self.client.list_instances()
         return by_index(self.name, [i for i in listed if i["id"] in ids])
 
 
 def main():
-    argument_spec = lambda_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        count=dict(type="int", default=1),
-        region_names=dict(type="list", elements="str"),
-        instance_type_names=dict(type="list", elements="str"),
-        ssh_key_name=dict(type="str", no_log=False),
-        file_system_names=dict(type="list", elements="str", default=[]),
-        image_family=dict(type="str"),
-        user_data=dict(type="str", no_log=True),
-        tags=dict(type="dict", default={}),
-        firewall_ruleset_ids=dict(type="list", elements="str", default=[]),
-        launch_interval=dict(type="float", default=12.0),
-        state=dict(type="str", choices=["present", "absent", "restarted"], default="present"),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=900),
-        wait_for_ssh=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    LambdaInstance(module).run()
+    LambdaInstance.execute()
 
 
 if __name__ == "__main__":

@@ -68,9 +68,8 @@ instances:
             "ip": "198.51.100.2", "region": {"name": "us-east-1"}, "instance_type": {"name": "gpu_1x_a100_sxm4"}}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule
 
 
 # Fields of an instance that log in to it: returned only when asked for.
@@ -78,16 +77,24 @@ CREDENTIAL_FIELDS = ("jupyter_url", "jupyter_token")
 
 
 class LambdaInstanceInfo(LambdaModule):
+    supports_check_mode = True
     resource_key = "instances"
+    argument_spec = dict(
+        instance_id=dict(type="str"),
+        pool=dict(type="str"),
+        region=dict(type="str"),
+        instance_type=dict(type="str"),
+        status=dict(type="str"),
+        include_credentials=dict(type="bool", default=False),
+    )
 
     def dispatch(self):
         params = self.params
         if params["instance_id"]:
-            found = self.call("Looking up instance %s" % params["instance_id"], self.client.get_instance,
-                              params["instance_id"])
+            found = self.client.get_instance(params["instance_id"])
             instances = [found] if found else []
         else:
-            instances = self.call("Listing instances", self.client.list_instances)
+            instances = self.client.list_instances()
         if not params["include_credentials"]:
             instances = [dict((k, v) for k, v in i.items() if k not in CREDENTIAL_FIELDS) for i in instances]
         return [i for i in instances
@@ -98,17 +105,7 @@ class LambdaInstanceInfo(LambdaModule):
 
 
 def main():
-    argument_spec = lambda_argument_spec()
-    argument_spec.update(
-        instance_id=dict(type="str"),
-        pool=dict(type="str"),
-        region=dict(type="str"),
-        instance_type=dict(type="str"),
-        status=dict(type="str"),
-        include_credentials=dict(type="bool", default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    LambdaInstanceInfo(module).run()
+    LambdaInstanceInfo.execute()
 
 
 if __name__ == "__main__":

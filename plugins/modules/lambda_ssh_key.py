@@ -124,11 +124,11 @@ previous_private_key_path:
 import os
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_api import LambdaAPIError, same_public_key
 from ansible_collections.sophia.ops.plugins.module_utils.input_checks import given
-from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule, lambda_argument_spec
+from ansible_collections.sophia.ops.plugins.module_utils.lambda_cloud import LambdaModule
 from ansible_collections.sophia.ops.plugins.module_utils.lambda_platform import check_public_key, check_ssh_key_name
 
 try:
@@ -166,9 +166,25 @@ def shown(key):
 
 
 class LambdaSSHKey(LambdaModule):
+    supports_check_mode = True
     resource_key = "lambda_ssh_key"
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        public_key=dict(type="str", no_log=False),
+        private_key_path=dict(type="path", no_log=False),
+        rotate=dict(type="bool", default=False),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )
+    module_options = dict(
+        mutually_exclusive=[("public_key", "private_key_path")],
+        required_if=[("state", "present", ("public_key", "private_key_path"), True),
+                     ("rotate", True, ("private_key_path",))],
+    )
 
     def __init__(self, module):
+        # Before the client: a key pair kept on the controller is made with cryptography.
+        if module.params["private_key_path"] and not HAS_CRYPTOGRAPHY:
+            module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
         super().__init__(module)
         self.name = self.params["name"]
         self.path = self.params["private_key_path"]
@@ -177,7 +193,7 @@ class LambdaSSHKey(LambdaModule):
         given(self.params, name=check_ssh_key_name, public_key=check_public_key)
 
     def registered(self):
-        keys = self.call("Listing SSH keys", self.client.list_ssh_keys)
+        keys = self.client.list_ssh_keys()
         return next((k for k in keys if k.get("name") == self.name), None)
 
     def present(self):
@@ -199,7 +215,7 @@ class LambdaSSHKey(LambdaModule):
                 return self.converge(key, current)
         self.changed = True
         if self.check_mode:
-            self.set_diff(shown(key), {"name": self.name, "public_key": "(a new pair)"})
+            self.differences.add_all(shown(key), {"name": self.name, "public_key": "(a new pair)"})
             return {"name": self.name}
         if stored is not None:
             # Instances launched with the current key still trust it.
@@ -236,11 +252,11 @@ class LambdaSSHKey(LambdaModule):
         if key and same_public_key(key.get("public_key"), public_key):
             return key
         self.changed = True
-        self.set_diff(shown(key), {"name": self.name, "public_key": public_key})
+        self.differences.add_all(shown(key), {"name": self.name, "public_key": public_key})
         if self.check_mode:
             return {"name": self.name, "public_key": public_key}
         if key:
-            self.call("Deleting SSH key %s to replace it" % self.name, self.client.delete_ssh_key, key["id"])
+            self.client.delete_ssh_key(key["id"])
         try:
             return self.client.add_ssh_key(self.name, public_key)
         except LambdaAPIError as exc:
@@ -258,28 +274,14 @@ class LambdaSSHKey(LambdaModule):
         key = self.registered()
         if key:
             self.changed = True
-            self.set_diff(shown(key), {})
+            self.differences.add_all(shown(key), {})
             if not self.check_mode:
-                self.call("Deleting SSH key %s" % self.name, self.client.delete_ssh_key, key["id"])
+                self.client.delete_ssh_key(key["id"])
         return {}
 
 
 def main():
-    argument_spec = lambda_argument_spec()
-    argument_spec.update(
-        name=dict(type="str", required=True),
-        public_key=dict(type="str", no_log=False),
-        private_key_path=dict(type="path", no_log=False),
-        rotate=dict(type="bool", default=False),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("public_key", "private_key_path")],
-                           required_if=[("state", "present", ("public_key", "private_key_path"), True),
-                                        ("rotate", True, ("private_key_path",))])
-    if module.params["private_key_path"] and not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
-    LambdaSSHKey(module).run()
+    LambdaSSHKey.execute()
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ def test_changed_is_true_when_the_task_fails_after_a_write(fly, app):
     failed = run_module("fly_volume", fly.module_args(app=app, name="data", region="iad", size_gb=3,
                                                       max_retries=2))
     assert failed.failed and failed.changed
-    assert "Extending volume %s failed" % volume["id"] in failed["msg"]
+    # The error names the request that failed (the read-back of the volume) and its status.
+    assert "GET /apps/%s/volumes/%s: HTTP 500" % (app, volume["id"]) in failed["msg"]
     assert failed["api_error"]["status"] == 500
 
     fly.clear_faults()

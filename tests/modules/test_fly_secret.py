@@ -116,7 +116,7 @@ def test_the_role_shows_secret_errors_but_never_values(fly, tmp_path):
     returncode, output, stderr = run_playbook(playbook, inventory="localhost,", diff=True, env=verbose)
     shown = output["raw"] + stderr
     assert returncode != 0
-    assert "Updating secrets of %s failed" % service in shown and "injected fault" in shown
+    assert "POST /apps/%s/secrets: HTTP 422" % service in shown and "injected fault" in shown
     assert "output has been hidden" not in shown
     assert canary not in shown
 
