@@ -186,6 +186,27 @@ class Service:
     def apply_settings(self):
         """Called after the settings changed."""
 
+    def restorable(self):
+        """Whether a saved state is the whole truth: not when a backend runs real containers beside the records."""
+        return True
+
+    def saved_state(self, name, action):
+        """``states/{name}/save`` keeps every record; ``states/{name}/restore`` puts them back (settings with
+        them), clears the faults and limits as a reset does, and keeps the request log going."""
+        with self.lock:
+            if not self.restorable():
+                raise HTTPError(409, "a saved state holds records only; this backend runs containers")
+            if action == "save":
+                self.store.save(name)
+                return 200, {"saved": name}
+            if not self.store.restore(name):
+                raise HTTPError(404, "no state saved as %s" % name)
+            self.faults = []
+            self.buckets = {}
+            self.settings = dict(self.default_settings, **self.store.get_meta("settings", {}))
+            self.apply_settings()
+            return 200, {"restored": name}
+
     def start_with(self, overrides):
         """Settings from the command line: they replace the defaults, so a reset keeps them,
         and win over settings saved by an earlier run on the same data directory."""
@@ -291,6 +312,8 @@ class Service:
                 self.reset_state()
                 self.apply_settings()
             return 200, {"status": "ok"}
+        if len(parts) == 3 and parts[:1] == ["states"] and parts[2] in ("save", "restore") and method == "POST":
+            return self.saved_state(parts[1], parts[2])
         if parts == ["requests"] and method == "GET":
             try:
                 since = int(request.arg("since") or 0)

@@ -17,6 +17,9 @@ CREATE TABLE IF NOT EXISTS documents (
     seq INTEGER NOT NULL, PRIMARY KEY (kind, key));
 CREATE INDEX IF NOT EXISTS documents_parent ON documents (kind, parent);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS saved_documents (
+    name TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, parent TEXT, body TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS saved_meta (name TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
 """
 
@@ -86,6 +89,28 @@ class Store:
 
     def last_seq(self):
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
+
+    # --- saved states (a test's converged platform, restored in milliseconds) ------------------------
+    def save(self, name):
+        """Keep a copy of every document and meta entry under ``name`` (in the same file)."""
+        self.db.execute("DELETE FROM saved_documents WHERE name=?", (name,))
+        self.db.execute("DELETE FROM saved_meta WHERE name=?", (name,))
+        self.db.execute("INSERT INTO saved_documents SELECT ?, kind, key, parent, body, seq FROM documents", (name,))
+        self.db.execute("INSERT INTO saved_meta SELECT ?, name, body FROM meta", (name,))
+
+    def restore(self, name):
+        """Put back what ``save(name)`` kept; False when nothing was saved under that name. The request log
+        goes on, as after a reset."""
+        if not self.db.execute("SELECT 1 FROM saved_meta WHERE name=? UNION SELECT 1 FROM saved_documents "
+                               "WHERE name=? LIMIT 1", (name, name)).fetchone():
+            return False
+        self.db.execute("DELETE FROM documents")
+        self.db.execute("DELETE FROM meta")
+        self.db.execute("INSERT INTO documents SELECT kind, key, parent, body, seq FROM saved_documents WHERE name=?",
+                        (name,))
+        self.db.execute("INSERT INTO meta SELECT key, body FROM saved_meta WHERE name=?", (name,))
+        self._counter = max(self._counter, self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM documents").fetchone()[0])
+        return True
 
     def reset(self):
         """Forget all documents and meta. The request log's numbering keeps going so that

@@ -85,6 +85,9 @@ class FlyService(Apps, Machines, Leases, Metadata, Volumes, Secrets, IPs, Certif
         if getattr(self.backend, "logs", None) is not None:
             self.backend.logs.close()
 
+    def restorable(self):
+        return isinstance(self.backend, RecordBackend)
+
     def reset_state(self):
         self.backend.reset()
         super().reset_state()

@@ -157,6 +157,9 @@ class LambdaService(Service):
     def close(self):
         """Nothing to stop: the instances' containers outlive the emulator, as VMs outlive the API."""
 
+    def restorable(self):
+        return self.machines is None
+
     def reset_state(self):
         if self.machines is not None:
             self.machines.remove_all()

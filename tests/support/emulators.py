@@ -95,6 +95,14 @@ class EmulatorProcess:
         """Forget every resource, fault, image rule and logged request."""
         self.control("POST", "reset")
 
+    def save_state(self, name):
+        """Keep every record under ``name`` (the record backend's whole truth)."""
+        self.control("POST", "states/%s/save" % name)
+
+    def restore_state(self, name):
+        """Put back what ``save_state(name)`` kept, settings with it; faults and limits cleared."""
+        self.control("POST", "states/%s/restore" % name)
+
     def requests_since(self, seq=0):
         """Logged API requests (``/_emulator`` calls are not logged) with ``seq`` > ``seq``."""
         return self.control("GET", "requests", params={"since": seq})["requests"]
