@@ -28,8 +28,8 @@ def volumes(platform, service):
 
 @pytest.mark.fault("five changes out of band: secret, guest size, machine destroyed, volume retention, IP",
                    checks="drift.yml names each, writes nothing and fails; drift_fix=true puts all back; then no drift")
-def test_drift_names_each_change_made_behind_its_back_then_corrects_them(platform, tmp_path):
-    converge(platform)
+def test_drift_names_each_change_made_behind_its_back_then_corrects_them(converged_platform, tmp_path):
+    platform = converged_platform
     fly = platform.fly
     api_app, ui_app, mcp_app = platform.app("unified_api"), platform.app("agent_ui"), platform.app("mcp_server")
     # Five changes made out of band, as another operator or a crash would.
@@ -90,10 +90,10 @@ def test_drift_names_each_change_made_behind_its_back_then_corrects_them(platfor
 
 @pytest.mark.fault("scale outside the environment's range; rollback with no earlier release",
                    checks="both refused, nothing written; then rollback and rotation restart machines one by one")
-def test_scale_rollback_and_secret_rotation_of_one_service(platform):
+def test_scale_rollback_and_secret_rotation_of_one_service(converged_platform):
+    platform = converged_platform
     fly = platform.fly
     app = platform.app("unified_api")
-    converge(platform, limit="unified_api")
 
     # Scale: outside the range of the environment (2..4 locally), refused before any request.
     seq = fly.last_seq()

@@ -127,3 +127,33 @@ def local_databases():
 def platform(fly_api, lambda_api, local_databases):
     """An empty local environment on this session's emulators and databases."""
     return Platform(fly_api, lambda_api, local_databases)
+
+
+CONVERGED = "converged"
+
+
+@pytest.fixture(scope="session")
+def converged_site(fly_emulator, lambda_emulator, local_databases):
+    """site.yml from empty, once per worker; its records saved on both emulators (``converged_platform``)
+    and the run kept for the test that judges it (tests/platform/test_site.py)."""
+    fly_emulator.reset()
+    lambda_emulator.reset()
+    lambda_emulator.settings(boot_seconds=0.3, rate_limits=False)
+    # The machines' clock fast while converging, then back to what every test starts with.
+    usual = fly_emulator.control("GET", "settings")["transition_seconds"]
+    fly_emulator.settings(transition_seconds=0.05)
+    run = Platform(fly_emulator, lambda_emulator, local_databases).play("site.yml")
+    assert run.rc == 0, run.explain()
+    fly_emulator.settings(transition_seconds=usual)
+    fly_emulator.save_state(CONVERGED)
+    lambda_emulator.save_state(CONVERGED)
+    return run
+
+
+@pytest.fixture
+def converged_platform(platform, converged_site):
+    """The whole platform as site.yml leaves it, put back on the emulators in milliseconds for each test
+    that starts from it, instead of converged again."""
+    platform.fly.restore_state(CONVERGED)
+    platform.lam.restore_state(CONVERGED)
+    return platform
