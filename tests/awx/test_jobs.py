@@ -2,17 +2,18 @@
 job, ansible_runner.run with AWX's parameters, credentials injected from our credential types' definitions)
 against this session's emulators and loopback databases, on one environment from empty to torn down:
 
-the workflow's nodes in its order (phases 1-4, then a clean drift check); site.yml, which finds nothing to do;
-a drift made out of band, which the drift check (at -vvvv) reports and fails on and the drift fix corrects; a
-scale within the survey's range; a rollback; a secret rotation; the GPU node bootstrap (the record-only emulator's
-nodes are left alone, and the job still succeeds); a teardown refused without the environment's name, then done.
+from empty, the workflow's nodes in its order (phases 1-4, then a clean drift check); site.yml, which finds nothing
+to do; a drift made out of band, which the drift check (at -vvvv) reports and fails on and the drift fix corrects;
+the GPU node bootstrap (the record-only emulator's nodes are left alone, and the job still succeeds). And, side by
+side with that on another worker, from the platform site.yml converged (``converged_platform``): a scale within the
+survey's range; a rollback; a secret rotation; a teardown refused without the environment's name, then done.
 Each job's inventory is what the inventory source's sync stored at its launch, as AWX hands it over: the GPU
 nodes play must take a pool the same job launched from Lambda itself.
 
 Every credential value is a canary (the emulators' token and key, a vault password the local vault is encrypted
 with for the test, the GPU pool's private key) and none may appear in anything a job leaves: its output, events,
 artifacts, env/, caches, temporary files; nor in what the syncs stored, which holds none of the vault's values
-either. One test, because every step stands on the one before."""
+either. Two tests, because within each every step stands on the one before."""
 
 from __future__ import annotations
 
@@ -72,57 +73,77 @@ def scan_job(scan, job, credentials_env):
     scan.tree(job.private_data_dir, skip=set(job.credential_files) | {command})
 
 
-@pytest.mark.slow
-def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platform, tmp_path, monkeypatch):
-    started = time.monotonic()
-    # Only what AWX gives a job reaches it: nothing of this process's Ansible settings or credentials.
-    for name in list(os.environ):
-        if name.startswith(("ANSIBLE_", "SOPHIA_", "FLY_", "LAMBDA_", "CONTROLLER_")):
-            monkeypatch.delenv(name)
-    plan = awx.render_plan("local", tmp_path / "plan.json")
-    fly, lam = platform.fly, platform.lam
-    # Machines change state quickly (the next test's reset puts the setting back).
-    fly.settings(transition_seconds=0.05)
-    vault_password, vault_file = canary_vault()
-    ssh_key = canary_ssh_key()
-    jobs = awx.AwxJobs(
-        plan, tmp_path,
-        credential_inputs={
-            "Sophia Fly.io API token": {"fly_api_token": fly.token},
-            "Sophia Lambda Cloud API key": {"lambda_api_key": lam.token},
-            "Sophia GPU pool SSH key": {"ssh_private_key": ssh_key},
-            "Sophia fleet inventory": {"fly_api_token": fly.token, "lambda_api_key": lam.token},
-            "Vault": {"vault_password": vault_password},
-        },
-        # AWX's "extra environment variables": where the emulators and databases answer. Nothing secret.
-        task_env=dict(platform.databases.env, FLY_API_URL=fly.url, LAMBDA_API_URL=lam.url),
-        project_overrides={"vaults/local.yml": vault_file})
-    credentials_env = {"FLY_API_TOKEN": fly.token, "LAMBDA_API_KEY": lam.token}
-    canaries = {"Fly API token": fly.token, "Lambda API key": lam.token, "vault password": vault_password}
-    body = [line for line in ssh_key.splitlines() if not line.startswith("-----")]
-    canaries.update(("GPU pool private key, line %d" % n, line) for n, line in enumerate(body, 1))
-    scan = Scanner(canaries)
-    took = []
+class AwxRuns:
+    """Job templates run as AWX runs them on this test's platform, with canaries for every credential; each job's
+    leavings scanned as it ends, the inventory syncs' in ``finish``."""
 
-    def run(suffix, expect="successful", **launch):
+    def __init__(self, platform, tmp_path, monkeypatch):
+        self.started = time.monotonic()
+        # Only what AWX gives a job reaches it: nothing of this process's Ansible settings or credentials.
+        for name in list(os.environ):
+            if name.startswith(("ANSIBLE_", "SOPHIA_", "FLY_", "LAMBDA_", "CONTROLLER_")):
+                monkeypatch.delenv(name)
+        self.plan = awx.render_plan("local", tmp_path / "plan.json")
+        fly, lam = platform.fly, platform.lam
+        # Machines change state quickly (the next test's reset puts the setting back).
+        fly.settings(transition_seconds=0.05)
+        vault_password, vault_file = canary_vault()
+        self.ssh_key = canary_ssh_key()
+        self.jobs = awx.AwxJobs(
+            self.plan, tmp_path,
+            credential_inputs={
+                "Sophia Fly.io API token": {"fly_api_token": fly.token},
+                "Sophia Lambda Cloud API key": {"lambda_api_key": lam.token},
+                "Sophia GPU pool SSH key": {"ssh_private_key": self.ssh_key},
+                "Sophia fleet inventory": {"fly_api_token": fly.token, "lambda_api_key": lam.token},
+                "Vault": {"vault_password": vault_password},
+            },
+            # AWX's "extra environment variables": where the emulators and databases answer. Nothing secret.
+            task_env=dict(platform.databases.env, FLY_API_URL=fly.url, LAMBDA_API_URL=lam.url),
+            project_overrides={"vaults/local.yml": vault_file})
+        self.credentials_env = {"FLY_API_TOKEN": fly.token, "LAMBDA_API_KEY": lam.token}
+        self.canaries = {"Fly API token": fly.token, "Lambda API key": lam.token, "vault password": vault_password}
+        body = [line for line in self.ssh_key.splitlines() if not line.startswith("-----")]
+        self.canaries.update(("GPU pool private key, line %d" % n, line) for n, line in enumerate(body, 1))
+        self.scan = Scanner(self.canaries)
+        self.took = []
+
+    def run(self, suffix, expect="successful", **launch):
         begun = time.monotonic()
-        job = jobs.run(jobs.template(suffix), **launch)
-        took.append((job.name, job.status, round(time.monotonic() - begun)))
+        job = self.jobs.run(self.jobs.template(suffix), **launch)
+        self.took.append((job.name, job.status, round(time.monotonic() - begun)))
         assert job.status == expect, job.explain()
         assert (job.rc == 0) is (expect == "successful"), job.explain()
         # The vault opened with the prompt AWX answers, the collection resolved in the copy of the project.
         assert "--vault-id local@prompt" in job.cmdline
         assert (job.private_data_dir / "project" / "collections" / "ansible_collections" / "sophia" / "ops").resolve() \
             == (job.private_data_dir / "project").resolve()
-        scan_job(scan, job, credentials_env)
+        scan_job(self.scan, job, self.credentials_env)
         return job
 
-    def launch_node(template):
-        return run(template["name"].split(": ", 1)[1])
+    def finish(self):
+        """What AWX keeps of the inventory, every sync's output: no credential, and none of the vault's values
+        (the vault is the plays' to open, in the job; the syncs had no password for it)."""
+        for sync_dir, done in self.jobs.syncs:
+            self.scan.text("inventory sync %s: output" % sync_dir.name, done.stdout + done.stderr)
+            self.scan.tree(sync_dir)
+        stored = [inventory for _when, inventory in self.jobs.stored.values()]
+        assert not [name for name in awx.keys_of(stored) if name.startswith("vault_")]
+        assert not [value for value in vault_values() if value in json.dumps(stored)]
+        summary = "\n".join("%4ds  %-10s %s" % (seconds, status, name) for name, status, seconds in self.took)
+        print("\nAWX jobs (%d s in all):\n%s" % (time.monotonic() - self.started, summary))
+        assert self.scan.scanned > 10 * len(self.took)
+        assert not self.scan.found, "credentials left behind:\n" + "\n".join(self.scan.found)
+
+
+@pytest.mark.slow
+def test_the_workflow_from_empty_then_site_drift_and_the_gpu_bootstrap(platform, tmp_path, monkeypatch):
+    awx_runs = AwxRuns(platform, tmp_path, monkeypatch)
+    jobs, run, fly, lam = awx_runs.jobs, awx_runs.run, platform.fly, platform.lam
 
     # The workflow's nodes in the workflow's own order, from an empty environment.
-    [workflow] = plan["workflow_job_templates"]
-    ran = jobs.workflow(workflow["name"], launch_node)
+    [workflow] = awx_runs.plan["workflow_job_templates"]
+    ran = jobs.workflow(workflow["name"], lambda template: run(template["name"].split(": ", 1)[1]))
     phases = ["playbooks/prepare.yml", "playbooks/deploy.yml", "playbooks/advanced.yml", "playbooks/harden.yml"]
     assert [job.template["playbook"] for job in ran] == phases + ["playbooks/drift.yml"]
     for service in SERVICES:
@@ -139,12 +160,12 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
     assert joined == [instances[0]["name"]]
     # The pool's key is the credential's: the registered public key is the canary key's.
     keys = lam.api("GET", "/ssh-keys").json()["data"]
-    assert len(keys) == 1 and keys[0]["public_key"].split()[1] in _public_key(ssh_key)
+    assert len(keys) == 1 and keys[0]["public_key"].split()[1] in _public_key(awx_runs.ssh_key)
     assert ran[-1].messages("Report")[0][0].startswith("No drift in local")
     # The one file that holds the key by design (the injector's, mode 0600) is what the scan would find it in.
     [key_file] = ran[2].credential_files
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-    probe = Scanner(canaries)
+    probe = Scanner(awx_runs.canaries)
     probe.tree(key_file)
     assert probe.found, "the scan would not see the key where it is"
 
@@ -174,6 +195,21 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
     assert "JWT_SECRET" in {s["name"] for s in fly.api("GET", "/apps/%s/secrets" % api_app).json()["secrets"]}
     assert fly.machines_now(weaviate_app)[0]["config"]["guest"]["memory_mb"] == 2048
 
+    # GPU bootstrap: the pool's instance is a host of the play (listed by the sync or by Lambda in the job), and
+    # since the record-only emulator's instances answer no SSH, the inventory has it left alone.
+    bootstrap = run(": GPU node bootstrap")
+    assert bootstrap.tasks_started()[-2:] == ["Node left alone", "Node left alone ends here"], bootstrap.explain()
+    assert bootstrap.messages("Node left alone") == [instances[0]["name"] + ": " + NOT_HERE], bootstrap.explain()
+    awx_runs.finish()
+
+
+@pytest.mark.slow
+def test_scale_rollback_rotation_and_teardown_on_a_converged_platform(converged_platform, tmp_path, monkeypatch):
+    platform = converged_platform
+    awx_runs = AwxRuns(platform, tmp_path, monkeypatch)
+    jobs, run, fly = awx_runs.jobs, awx_runs.run, platform.fly
+    api_app, weaviate_app = platform.app("unified_api"), platform.app("weaviate")
+
     # Scale: the survey refuses a count outside the environment's range before any job; one within it runs.
     with pytest.raises(ValueError, match="above the maximum"):
         jobs.run(jobs.template(": scale"), answers={"service": "unified_api", "count": 9})
@@ -191,12 +227,6 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
     rotated = run(": rotate secrets")
     assert len(rotated.messages("Rotation summary")) == len(SERVICES) + 2  # with monitoring and the log shipper
 
-    # GPU bootstrap: the pool's instance is a host of the play (listed by the sync or by Lambda in the job), and
-    # since the record-only emulator's instances answer no SSH, the inventory has it left alone.
-    bootstrap = run(": GPU node bootstrap")
-    assert bootstrap.tasks_started()[-2:] == ["Node left alone", "Node left alone ends here"], bootstrap.explain()
-    assert bootstrap.messages("Node left alone") == [instances[0]["name"] + ": " + NOT_HERE], bootstrap.explain()
-
     # Teardown: a wrong confirmation is refused before the playbook makes any request (the fleet inventory's listing
     # is all the emulator sees); the environment's name tears it down, volumes kept (snapshotted first) with the
     # apps that hold them.
@@ -211,20 +241,7 @@ def test_job_templates_run_as_awx_runs_them_and_leave_no_credential_behind(platf
     for service in SERVICES:
         assert machines_left(fly, platform.app(service)) == [], service
     assert fly.api("GET", "/apps/%s/volumes" % weaviate_app).json(), "the volumes were to be kept"
-
-    # What AWX keeps of the inventory, every sync's output: no credential, and none of the vault's values (the
-    # vault is the plays' to open, in the job; the syncs had no password for it).
-    for sync_dir, done in jobs.syncs:
-        scan.text("inventory sync %s: output" % sync_dir.name, done.stdout + done.stderr)
-        scan.tree(sync_dir)
-    stored = [inventory for _when, inventory in jobs.stored.values()]
-    assert not [name for name in awx.keys_of(stored) if name.startswith("vault_")]
-    assert not [value for value in vault_values() if value in json.dumps(stored)]
-
-    summary = "\n".join("%4ds  %-10s %s" % (seconds, status, name) for name, status, seconds in took)
-    print("\nAWX jobs (%d s in all):\n%s" % (time.monotonic() - started, summary))
-    assert scan.scanned > 10 * len(took)
-    assert not scan.found, "credentials left behind:\n" + "\n".join(scan.found)
+    awx_runs.finish()
 
 
 def groups_of(inventory):
