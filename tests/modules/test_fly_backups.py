@@ -4,7 +4,7 @@ with its machines (sophia.ops.fly_machine)."""
 
 from __future__ import annotations
 
-from tests.support.ansible_cli import run_module
+from tests.support.modules import call_module
 
 IMAGE = "registry.fly.io/sophia-weaviate:1.32.0"
 VOLUME = {"name": "weaviate_data", "path": "/var/lib/weaviate", "size_gb": 2, "snapshot_retention": 14,
@@ -38,13 +38,13 @@ def test_snapshots_of_every_volume_with_a_name(fly, app):
     args = fly.module_args(app=app, name="data")
 
     seq = fly.last_seq()
-    predicted = run_module("fly_volume_snapshot", args, check=True, diff=True)
+    predicted = call_module("fly_volume_snapshot", args, check=True, diff=True)
     assert predicted.changed and fly.writes_since(seq) == []
     assert sorted(s["volume_id"] for s in predicted["snapshots"]) == sorted([first["id"], second["id"]])
     assert {s["id"] for s in predicted["snapshots"]} == {None}
     assert len(predicted["diff"]["after"]["snapshots"]) == 2
 
-    taken = run_module("fly_volume_snapshot", args)
+    taken = call_module("fly_volume_snapshot", args)
     assert taken.changed, taken.get("msg")
     by_volume = dict((s["volume_id"], s) for s in taken["snapshots"])
     assert sorted(by_volume) == sorted([first["id"], second["id"]])
@@ -57,27 +57,27 @@ def test_snapshots_of_every_volume_with_a_name(fly, app):
     assert snapshots(fly, app, other["id"]) == []
 
     # Always a new one: that is what it is for.
-    again = run_module("fly_volume_snapshot", fly.module_args(app=app, volume_id=first["id"]))
+    again = call_module("fly_volume_snapshot", fly.module_args(app=app, volume_id=first["id"]))
     assert again.changed and [s["volume_id"] for s in again["snapshots"]] == [first["id"]]
     assert len(snapshots(fly, app, first["id"])) == 2 and len(snapshots(fly, app, second["id"])) == 1
 
     # Without a name or ID: every volume of the app.
-    everything = run_module("fly_volume_snapshot", fly.module_args(app=app, wait=False))
+    everything = call_module("fly_volume_snapshot", fly.module_args(app=app, wait=False))
     assert everything.changed and len(everything["snapshots"]) == 3
 
 
 def test_nothing_to_snapshot_changes_nothing_and_a_missing_volume_fails(fly, app):
     make_volume(fly, app)
     seq = fly.last_seq()
-    none = run_module("fly_volume_snapshot", fly.module_args(app=app, name="absent_name"))
+    none = call_module("fly_volume_snapshot", fly.module_args(app=app, name="absent_name"))
     assert not none.failed and not none.changed and none["snapshots"] == []
-    missing = run_module("fly_volume_snapshot", fly.module_args(app=app, volume_id="vol_doesnotexist0000"))
+    missing = call_module("fly_volume_snapshot", fly.module_args(app=app, volume_id="vol_doesnotexist0000"))
     assert missing.failed and "does not exist" in missing["msg"]
-    no_app = run_module("fly_volume_snapshot", fly.module_args(app="no-such-app-here"))
+    no_app = call_module("fly_volume_snapshot", fly.module_args(app="no-such-app-here"))
     assert no_app.failed and "does not exist" in no_app["msg"]
     assert fly.writes_since(seq) == []
     # On an app still to be made (check mode of a first run), there is nothing to snapshot.
-    predicted = run_module("fly_volume_snapshot", fly.module_args(app="no-such-app-here"), check=True)
+    predicted = call_module("fly_volume_snapshot", fly.module_args(app="no-such-app-here"), check=True)
     assert not predicted.failed and not predicted.changed
 
 
@@ -86,7 +86,7 @@ def test_a_lost_answer_makes_one_snapshot(fly, app):
     fly.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/volumes/[^/]+/snapshots$")
 
     seq = fly.last_seq()
-    taken = run_module("fly_volume_snapshot", fly.module_args(app=app, volume_id=volume["id"]))
+    taken = call_module("fly_volume_snapshot", fly.module_args(app=app, volume_id=volume["id"]))
     assert not taken.failed and taken.changed, taken.get("msg")
     posts = snapshot_posts(fly, seq)
     assert [e["status"] for e in posts] == [408], "the fault did not hit the snapshot request, or it was repeated"
@@ -96,16 +96,16 @@ def test_a_lost_answer_makes_one_snapshot(fly, app):
 
 def test_a_volume_restored_from_a_snapshot(fly, app):
     source = make_volume(fly, app, size_gb=3)
-    snapshot = run_module("fly_volume_snapshot", fly.module_args(app=app, volume_id=source["id"]))["snapshots"][0]
+    snapshot = call_module("fly_volume_snapshot", fly.module_args(app=app, volume_id=source["id"]))["snapshots"][0]
     args = fly.module_args(app=app, name="restore_drill", region="iad", snapshot_id=snapshot["id"])
 
     seq = fly.last_seq()
-    predicted = run_module("fly_volume", args, check=True, diff=True)
+    predicted = call_module("fly_volume", args, check=True, diff=True)
     assert predicted.changed and predicted["diff"]["after"]["snapshot_id"] == snapshot["id"]
     assert fly.writes_since(seq) == []
 
     fly.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/volumes$")
-    restored = run_module("fly_volume", args)
+    restored = call_module("fly_volume", args)
     assert restored.changed, restored.get("msg")
     volume = restored["fly_volume"]
     # As large as the volume the snapshot was taken of, holding the snapshot's data.
@@ -113,17 +113,17 @@ def test_a_volume_restored_from_a_snapshot(fly, app):
     assert [v["name"] for v in fly.api("GET", "/apps/%s/volumes" % app).json()].count("restore_drill") == 1
 
     seq = fly.last_seq()
-    assert not run_module("fly_volume", args).changed
+    assert not call_module("fly_volume", args).changed
     assert fly.writes_since(seq) == []
 
-    too_small = run_module("fly_volume", dict(args, name="restore_small", size_gb=1))
+    too_small = call_module("fly_volume", dict(args, name="restore_small", size_gb=1))
     assert too_small.failed and "at least 3" in too_small["msg"]
-    unknown = run_module("fly_volume", dict(args, name="restore_unknown", snapshot_id="vs_doesnotexist"))
+    unknown = call_module("fly_volume", dict(args, name="restore_unknown", snapshot_id="vs_doesnotexist"))
     assert unknown.failed and unknown["api_error"]["status"] == 404
 
 
 def test_the_snapshot_settings_of_a_groups_volumes_converge(fly, app):
-    made = run_module("fly_machine", group_args(fly, app))
+    made = call_module("fly_machine", group_args(fly, app))
     assert made.changed, made.get("msg")
     volumes = fly.api("GET", "/apps/%s/volumes" % app).json()
     assert len(volumes) == 2
@@ -131,7 +131,7 @@ def test_the_snapshot_settings_of_a_groups_volumes_converge(fly, app):
     assert made["summary"]["volumes_updated"] == []
 
     seq = fly.last_seq()
-    assert not run_module("fly_machine", group_args(fly, app)).changed
+    assert not call_module("fly_machine", group_args(fly, app)).changed
     assert fly.writes_since(seq) == []
 
     # Out of band: one volume's retention shortened, the other's daily backups turned off.
@@ -140,7 +140,7 @@ def test_the_snapshot_settings_of_a_groups_volumes_converge(fly, app):
     fly.api("PUT", "/apps/%s/volumes/%s" % (app, other["id"]), json={"auto_backup_enabled": False})
 
     seq = fly.last_seq()
-    predicted = run_module("fly_machine", group_args(fly, app), check=True, diff=True)
+    predicted = call_module("fly_machine", group_args(fly, app), check=True, diff=True)
     assert predicted.changed and fly.writes_since(seq) == []
     assert sorted(predicted["summary"]["volumes_updated"]) == sorted([drifted["id"], other["id"]])
     assert predicted["summary"]["updated"] == [] and len(predicted["summary"]["unchanged"]) == 2
@@ -150,7 +150,7 @@ def test_the_snapshot_settings_of_a_groups_volumes_converge(fly, app):
                                                      other["id"]: {"auto_backup_enabled": True}}
 
     seq = fly.last_seq()
-    fixed = run_module("fly_machine", group_args(fly, app), diff=True)
+    fixed = call_module("fly_machine", group_args(fly, app), diff=True)
     assert fixed.changed and sorted(fixed["summary"]["volumes_updated"]) == sorted([drifted["id"], other["id"]])
     writes = fly.writes_since(seq)
     # Only the two volumes: no machine was touched.
@@ -160,7 +160,7 @@ def test_the_snapshot_settings_of_a_groups_volumes_converge(fly, app):
     assert {(v["snapshot_retention"], v["auto_backup_enabled"]) for v in volumes} == {(14, True)}
 
     seq = fly.last_seq()
-    assert not run_module("fly_machine", group_args(fly, app)).changed
+    assert not call_module("fly_machine", group_args(fly, app)).changed
     assert fly.writes_since(seq) == []
 
     # Settings not given are left alone; a retention outside 1-60 fails before any request.
@@ -168,21 +168,21 @@ def test_the_snapshot_settings_of_a_groups_volumes_converge(fly, app):
     del untouched["snapshot_retention"], untouched["auto_backup_enabled"]
     fly.api("PUT", "/apps/%s/volumes/%s" % (app, drifted["id"]), json={"snapshot_retention": 30})
     seq = fly.last_seq()
-    assert not run_module("fly_machine", group_args(fly, app, volume=untouched)).changed
-    refused = run_module("fly_machine", group_args(fly, app, volume=dict(VOLUME, snapshot_retention=61)))
+    assert not call_module("fly_machine", group_args(fly, app, volume=untouched)).changed
+    refused = call_module("fly_machine", group_args(fly, app, volume=dict(VOLUME, snapshot_retention=61)))
     assert refused.failed and refused["msg"] == "volume.snapshot_retention: 61 is out of range; accepted: 1 to 60 days"
     assert fly.writes_since(seq) == []
 
 
 def test_a_new_member_volume_gets_the_snapshot_settings_and_a_free_one_is_retuned(fly, app):
-    run_module("fly_machine", group_args(fly, app, count=1))
+    call_module("fly_machine", group_args(fly, app, count=1))
     # A free volume of the group's name, as a destroyed machine leaves behind, with other settings.
     free = fly.api("POST", "/apps/%s/volumes" % app,
                    json={"name": "weaviate_data", "region": "iad", "size_gb": 2, "snapshot_retention": 5,
                          "auto_backup_enabled": False}).json()
     outsider = make_volume(fly, app, name="scratch")
 
-    grown = run_module("fly_machine", group_args(fly, app, count=2))
+    grown = call_module("fly_machine", group_args(fly, app, count=2))
     assert grown.changed and grown["summary"]["volumes_updated"] == [free["id"]]
     volumes = dict((v["id"], v) for v in fly.api("GET", "/apps/%s/volumes" % app).json())
     assert volumes[free["id"]]["attached_machine_id"]  # taken by the new machine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.ansible_cli import run_module
+from tests.support.modules import call_module
 
 HOST = "api.sophia-intel.example"
 
@@ -11,34 +11,34 @@ def test_lifecycle(fly, app):
     args = fly.module_args(app=app, hostname=HOST)
 
     seq = fly.last_seq()
-    assert run_module("fly_certificate", args, check=True).changed
+    assert call_module("fly_certificate", args, check=True).changed
     assert fly.writes_since(seq) == []
 
-    requested = run_module("fly_certificate", args, diff=True)
+    requested = call_module("fly_certificate", args, diff=True)
     assert requested.changed and requested["diff"]["after"] == {"hostname": HOST}
     assert requested["fly_certificate"]["dns_requirements"]["cname"] == app + ".fly.dev"
 
-    waited = run_module("fly_certificate", dict(args, wait=True, wait_timeout=30))
+    waited = call_module("fly_certificate", dict(args, wait=True, wait_timeout=30))
     assert not waited.changed
     assert waited["fly_certificate"]["status"] == "active"
 
     seq = fly.last_seq()
-    assert not run_module("fly_certificate", args).changed
+    assert not call_module("fly_certificate", args).changed
     assert fly.writes_since(seq) == []
 
     seq = fly.last_seq()
-    predicted = run_module("fly_certificate", dict(args, state="absent"), check=True, diff=True)
+    predicted = call_module("fly_certificate", dict(args, state="absent"), check=True, diff=True)
     assert predicted.changed and predicted["diff"]["before"]["hostname"] == HOST
     assert fly.writes_since(seq) == []
 
-    assert run_module("fly_certificate", dict(args, state="absent")).changed
+    assert call_module("fly_certificate", dict(args, state="absent")).changed
     assert fly.api("GET", "/apps/%s/certificates/%s" % (app, HOST)).status_code == 404
-    assert not run_module("fly_certificate", dict(args, state="absent")).changed
+    assert not call_module("fly_certificate", dict(args, state="absent")).changed
 
 
 def test_waiting_gives_up_at_the_timeout(fly, app):
     fly.settings(transition_seconds=30)  # DNS that never gets right within the wait
-    failed = run_module("fly_certificate", fly.module_args(app=app, hostname=HOST, wait=True, wait_timeout=2))
+    failed = call_module("fly_certificate", fly.module_args(app=app, hostname=HOST, wait=True, wait_timeout=2))
     assert failed.failed and "pending_validation" in failed["msg"]
     # The request went out before the wait gave up: the failure says so, and shows the DNS to set.
     assert failed.changed and failed["fly_certificate"]["dns_requirements"]["cname"] == app + ".fly.dev"

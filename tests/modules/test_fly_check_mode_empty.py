@@ -11,7 +11,8 @@ import json
 
 import pytest
 
-from tests.support.ansible_cli import run_module, run_playbook
+from tests.support.ansible_cli import run_playbook
+from tests.support.modules import call_module
 
 APP = "check-mode-empty-app"
 
@@ -65,7 +66,7 @@ def test_check_mode_predicts_every_create_without_writing(fly, tmp_path):
                    checks="fails naming the app, not changed, no write")
 def test_outside_check_mode_a_missing_app_fails_naming_it(fly, module, args):
     seq = fly.last_seq()
-    failed = run_module(module, fly.module_args(app=APP, **args))
+    failed = call_module(module, fly.module_args(app=APP, **args))
     assert failed.failed and not failed.changed
     assert "app %s does not exist" % APP in failed["msg"]
     assert fly.writes_since(seq) == []

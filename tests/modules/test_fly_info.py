@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.ansible_cli import run_module
+from tests.support.modules import call_module
 
 
 def machine(fly, app, region, group):
@@ -11,10 +11,10 @@ def machine(fly, app, region, group):
 
 
 def test_app_info(fly, app):
-    one = run_module("fly_app_info", fly.module_args(name=app))
+    one = call_module("fly_app_info", fly.module_args(name=app))
     assert not one.changed and [a["name"] for a in one["apps"]] == [app]
-    assert run_module("fly_app_info", fly.module_args(name="no-such-app"))["apps"] == []
-    listed = run_module("fly_app_info", fly.module_args(org_slug="personal"))
+    assert call_module("fly_app_info", fly.module_args(name="no-such-app"))["apps"] == []
+    listed = call_module("fly_app_info", fly.module_args(org_slug="personal"))
     assert [a["name"] for a in listed["apps"]] == [app]
 
 
@@ -23,11 +23,11 @@ def test_machine_info_filters(fly, app):
     worker = machine(fly, app, "ord", "worker")
     seq = fly.last_seq()
 
-    everything = run_module("fly_machine_info", fly.module_args(app=app))
-    by_group = run_module("fly_machine_info", fly.module_args(app=app, group="worker"))
-    by_region = run_module("fly_machine_info", fly.module_args(app=app, region="iad"))
-    by_id = run_module("fly_machine_info", fly.module_args(app=app, machine_id=web["id"]))
-    by_name = run_module("fly_machine_info", fly.module_args(app=app, name=worker["name"]))
+    everything = call_module("fly_machine_info", fly.module_args(app=app))
+    by_group = call_module("fly_machine_info", fly.module_args(app=app, group="worker"))
+    by_region = call_module("fly_machine_info", fly.module_args(app=app, region="iad"))
+    by_id = call_module("fly_machine_info", fly.module_args(app=app, machine_id=web["id"]))
+    by_name = call_module("fly_machine_info", fly.module_args(app=app, name=worker["name"]))
 
     assert sorted(m["id"] for m in everything["machines"]) == sorted([web["id"], worker["id"]])
     assert [m["id"] for m in by_group["machines"]] == [worker["id"]]
@@ -43,15 +43,15 @@ def test_volume_info_filters(fly, app):
         fly.api("POST", "/apps/%s/volumes" % app, json={"name": "data", "region": region})
     fly.api("POST", "/apps/%s/volumes" % app, json={"name": "logs", "region": "iad"})
 
-    assert len(run_module("fly_volume_info", fly.module_args(app=app))["volumes"]) == 3
-    named = run_module("fly_volume_info", fly.module_args(app=app, name="data", region="ord"))["volumes"]
+    assert len(call_module("fly_volume_info", fly.module_args(app=app))["volumes"]) == 3
+    named = call_module("fly_volume_info", fly.module_args(app=app, name="data", region="ord"))["volumes"]
     assert [(v["name"], v["region"]) for v in named] == [("data", "ord")]
-    by_id = run_module("fly_volume_info", fly.module_args(app=app, volume_id=named[0]["id"]))["volumes"]
+    by_id = call_module("fly_volume_info", fly.module_args(app=app, volume_id=named[0]["id"]))["volumes"]
     assert [v["id"] for v in by_id] == [named[0]["id"]]
 
 
 def test_secret_info_never_shows_values(fly, app):
     fly.api("POST", "/apps/%s/secrets" % app, json={"values": {"OPENAI_API_KEY": "sk-secret-value-123456"}})
-    result = run_module("fly_secret_info", fly.module_args(app=app))
+    result = call_module("fly_secret_info", fly.module_args(app=app))
     assert [s["name"] for s in result["secrets"]] == ["OPENAI_API_KEY"]
     assert "sk-secret-value-123456" not in str(result)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
-from tests.support.ansible_cli import run_module
+from tests.support.modules import call_module
 
 NEW_APP = "lost-answer-app"
 HOST = "lost.sophia-intel.example"
@@ -111,7 +111,7 @@ def test_a_lost_answer_is_found_not_repeated(fly, app, case):
     fly.add_fault(lose_response=True, count=1, method=method, path_regex=path_regex)
 
     seq = fly.last_seq()
-    result = run_module(spec["module"], fly.module_args(**args))
+    result = call_module(spec["module"], fly.module_args(**args))
     assert not result.failed, result.get("msg")
     assert result.changed
     lost = [e for e in fly.requests_since(seq) if e["status"] == 408]
@@ -119,7 +119,7 @@ def test_a_lost_answer_is_found_not_repeated(fly, app, case):
     assert spec["check"](fly, app)
 
     seq = fly.last_seq()
-    again = run_module(spec["module"], fly.module_args(**args))
+    again = call_module(spec["module"], fly.module_args(**args))
     assert not again.failed and not again.changed
     assert fly.writes_since(seq) == []
     assert spec["check"](fly, app)
@@ -135,7 +135,7 @@ def test_changed_is_true_when_the_task_fails_after_a_write(fly, app):
     # Only the lookups of the one volume fail: the listing before the write still answers.
     fly.add_fault(status=500, count=50, method="GET", path_regex=r"/volumes/[^/]+$")
 
-    failed = run_module("fly_volume", fly.module_args(app=app, name="data", region="iad", size_gb=3,
+    failed = call_module("fly_volume", fly.module_args(app=app, name="data", region="iad", size_gb=3,
                                                       max_retries=2))
     assert failed.failed and failed.changed
     # The error names the request that failed (the read-back of the volume) and its status.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.ansible_cli import run_module
+from tests.support.modules import call_module
 
 IMAGE = "registry.fly.io/sophia-mcp-memory:2.0.1"
 CONFIG = {
@@ -24,24 +24,24 @@ def test_lifecycle(fly, app):
     args = machine_args(fly, app)
 
     seq = fly.last_seq()
-    predicted = run_module("fly_machine", args, check=True, diff=True)
+    predicted = call_module("fly_machine", args, check=True, diff=True)
     assert predicted.changed and predicted["diff"]["before"] == {}
     assert fly.writes_since(seq) == []
 
-    created = run_module("fly_machine", args)
+    created = call_module("fly_machine", args)
     assert created.changed, created
     machine = created["fly_machine"]
     assert machine["state"] == "started" and machine["name"] == "mcp-1"
     assert [c["status"] for c in machine["checks"]] == ["passing"]
 
     seq = fly.last_seq()
-    again = run_module("fly_machine", args)
+    again = call_module("fly_machine", args)
     assert not again.changed, again.get("diff")
     assert fly.writes_since(seq) == []
 
     new_config = dict(CONFIG, env={"LOG_LEVEL": "debug"})
     seq = fly.last_seq()
-    predicted = run_module("fly_machine", dict(args, config=new_config), check=True, diff=True)
+    predicted = call_module("fly_machine", dict(args, config=new_config), check=True, diff=True)
     assert predicted.changed
     # The env's keys, never its values: any of them may be a credential.
     assert predicted["diff"]["before"]["config"]["env"] == {"LOG_LEVEL": "(value)"}
@@ -49,7 +49,7 @@ def test_lifecycle(fly, app):
     assert "debug" not in json.dumps(predicted["diff"]) and "info" not in json.dumps(predicted["diff"]["before"])
     assert fly.writes_since(seq) == []
 
-    updated = run_module("fly_machine", dict(args, config=new_config), diff=True)
+    updated = call_module("fly_machine", dict(args, config=new_config), diff=True)
     assert updated.changed
     assert updated["fly_machine"]["instance_id"] != machine["instance_id"]
     assert updated["fly_machine"]["config"]["env"] == {"LOG_LEVEL": "debug"}
@@ -57,52 +57,52 @@ def test_lifecycle(fly, app):
     writes = [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in fly.writes_since(seq)]
     assert ("POST", "lease") in writes and ("DELETE", "lease") in writes  # the update held the lease
 
-    stopped = run_module("fly_machine", dict(args, config=new_config, state="stopped"))
+    stopped = call_module("fly_machine", dict(args, config=new_config, state="stopped"))
     assert stopped.changed and stopped["fly_machine"]["state"] == "stopped"
-    assert not run_module("fly_machine", dict(args, config=new_config, state="stopped")).changed
-    started = run_module("fly_machine", dict(args, config=new_config))
+    assert not call_module("fly_machine", dict(args, config=new_config, state="stopped")).changed
+    started = call_module("fly_machine", dict(args, config=new_config))
     assert started.changed and started["fly_machine"]["state"] == "started"
 
     seq = fly.last_seq()
-    predicted = run_module("fly_machine", dict(args, state="absent"), check=True)
+    predicted = call_module("fly_machine", dict(args, state="absent"), check=True)
     assert predicted.changed and fly.writes_since(seq) == []
-    removed = run_module("fly_machine", dict(args, state="absent"))
+    removed = call_module("fly_machine", dict(args, state="absent"))
     assert removed.changed
     assert fly.api("GET", "/apps/%s/machines" % app).json() == []
     seq = fly.last_seq()
-    assert not run_module("fly_machine", dict(args, state="absent")).changed
+    assert not call_module("fly_machine", dict(args, state="absent")).changed
     assert fly.writes_since(seq) == []
 
 
 def test_removed_env_var_and_drift_are_corrected(fly, app):
     args = machine_args(fly, app, config=dict(CONFIG, env={"A": "1", "B": "2"}))
-    machine = run_module("fly_machine", args)["fly_machine"]
+    machine = call_module("fly_machine", args)["fly_machine"]
 
     fewer = dict(args, config=dict(CONFIG, env={"A": "1"}))
-    assert run_module("fly_machine", fewer).changed
-    assert not run_module("fly_machine", fewer).changed
+    assert call_module("fly_machine", fewer).changed
+    assert not call_module("fly_machine", fewer).changed
 
     fly.drift_machine(app, machine["id"], config={"env": {"A": "1", "HAND_EDIT": "yes"}})
-    fixed = run_module("fly_machine", fewer)
+    fixed = call_module("fly_machine", fewer)
     assert fixed.changed and fixed["fly_machine"]["config"]["env"] == {"A": "1"}
 
     fly.drift_machine(app, machine["id"], state="stopped")
-    restarted = run_module("fly_machine", fewer)
+    restarted = call_module("fly_machine", fewer)
     assert restarted.changed and restarted["fly_machine"]["state"] == "started"
 
 
 def test_created_stopped_and_suspended(fly, app):
-    stopped = run_module("fly_machine", machine_args(fly, app, state="stopped"))
+    stopped = call_module("fly_machine", machine_args(fly, app, state="stopped"))
     assert stopped.changed and stopped["fly_machine"]["state"] in ("created", "stopped")
-    assert not run_module("fly_machine", machine_args(fly, app, state="stopped")).changed
-    suspended = run_module("fly_machine", machine_args(fly, app, state="suspended"))
+    assert not call_module("fly_machine", machine_args(fly, app, state="stopped")).changed
+    suspended = call_module("fly_machine", machine_args(fly, app, state="suspended"))
     assert suspended.changed and suspended["fly_machine"]["state"] == "suspended"
-    assert not run_module("fly_machine", machine_args(fly, app, state="suspended")).changed
+    assert not call_module("fly_machine", machine_args(fly, app, state="suspended")).changed
 
 
 def test_a_leased_machine_is_not_changed_behind_its_holders_back(fly, app):
-    machine = run_module("fly_machine", machine_args(fly, app))["fly_machine"]
+    machine = call_module("fly_machine", machine_args(fly, app))["fly_machine"]
     fly.api("POST", "/apps/%s/machines/%s/lease" % (app, machine["id"]), json={"ttl": 60})
-    blocked = run_module("fly_machine", machine_args(fly, app, config=dict(CONFIG, env={"X": "1"})))
+    blocked = call_module("fly_machine", machine_args(fly, app, config=dict(CONFIG, env={"X": "1"})))
     assert blocked.failed and blocked["api_error"]["status"] == 409
     assert fly.api("GET", "/apps/%s/machines/%s" % (app, machine["id"])).json()["config"]["env"] == {"LOG_LEVEL": "info"}

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.support.ansible_cli import run_module
+from tests.support.modules import call_module
 
 OLD = "registry.fly.io/sophia-unified-api:1.4.1"
 NEW = "registry.fly.io/sophia-unified-api:1.4.2"
@@ -30,41 +30,41 @@ def update_posts(entries):
 
 def test_scale_up_then_no_op_then_scale_down(fly, app):
     seq = fly.last_seq()
-    predicted = run_module("fly_machine", group_args(fly, app, 3), check=True, diff=True)
+    predicted = call_module("fly_machine", group_args(fly, app, 3), check=True, diff=True)
     assert predicted.changed and predicted["summary"]["created"] == ["new-1", "new-2", "new-3"]
     assert [predicted["diff"]["after"]["machines"]["new-%d" % n]["region"] for n in (1, 2, 3)] == ["iad", "ord", "iad"]
     assert fly.writes_since(seq) == []
 
-    up = run_module("fly_machine", group_args(fly, app, 3))
+    up = call_module("fly_machine", group_args(fly, app, 3))
     assert up.changed and len(up["summary"]["created"]) == 3
     assert sorted(m["region"] for m in up["machines"]) == ["iad", "iad", "ord"]
     assert {m["state"] for m in up["machines"]} == {"started"}
     assert {m["config"]["metadata"]["fly_process_group"] for m in up["machines"]} == {"app"}
 
     seq = fly.last_seq()
-    again = run_module("fly_machine", group_args(fly, app, 3))
+    again = call_module("fly_machine", group_args(fly, app, 3))
     assert not again.changed and fly.writes_since(seq) == []
 
     newest_in_iad = max((m for m in up["machines"] if m["region"] == "iad"), key=lambda m: m["created_at"])
-    down = run_module("fly_machine", group_args(fly, app, 2))
+    down = call_module("fly_machine", group_args(fly, app, 2))
     assert down.changed and down["summary"]["destroyed"] == [newest_in_iad["id"]]
     assert sorted(m["region"] for m in live(fly, app)) == ["iad", "ord"]
 
-    gone = run_module("fly_machine", group_args(fly, app, 2, state="absent"))
+    gone = call_module("fly_machine", group_args(fly, app, 2, state="absent"))
     assert gone.changed and live(fly, app) == []
 
 
 def test_rolling_update_goes_one_batch_at_a_time(fly, app):
-    run_module("fly_machine", group_args(fly, app, 3))
+    call_module("fly_machine", group_args(fly, app, 3))
 
     seq = fly.last_seq()
-    predicted = run_module("fly_machine", group_args(fly, app, 3, image=NEW), check=True, diff=True)
+    predicted = call_module("fly_machine", group_args(fly, app, 3, image=NEW), check=True, diff=True)
     assert predicted.changed and len(predicted["summary"]["updated"]) == 3
     assert {m["image"] for m in predicted["diff"]["after"]["machines"].values()} == {NEW}
     assert fly.writes_since(seq) == []
 
     seq = fly.last_seq()
-    rolled = run_module("fly_machine", group_args(fly, app, 3, image=NEW))
+    rolled = call_module("fly_machine", group_args(fly, app, 3, image=NEW))
     assert rolled.changed and len(rolled["summary"]["updated"]) == 3
     assert {m["config"]["image"] for m in rolled["machines"]} == {NEW}
 
@@ -76,13 +76,13 @@ def test_rolling_update_goes_one_batch_at_a_time(fly, app):
     for first, second in zip(updates, updates[1:]):
         assert any(e["method"] == "GET" and e["path"] == "/v1/apps/%s/machines" % app for e in entries[first:second])
 
-    assert not run_module("fly_machine", group_args(fly, app, 3, image=NEW)).changed
+    assert not call_module("fly_machine", group_args(fly, app, 3, image=NEW)).changed
 
 
 def test_two_at_a_time(fly, app):
-    run_module("fly_machine", group_args(fly, app, 4))
+    call_module("fly_machine", group_args(fly, app, 4))
     seq = fly.last_seq()
-    rolled = run_module("fly_machine", group_args(fly, app, 4, image=NEW,
+    rolled = call_module("fly_machine", group_args(fly, app, 4, image=NEW,
                                                   rollout={"max_unavailable": 2, "health_timeout": 20}))
     assert len(rolled["summary"]["updated"]) == 4
     entries = fly.requests_since(seq)
@@ -97,10 +97,10 @@ def test_two_at_a_time(fly, app):
 def test_a_bad_image_is_rolled_back_and_the_rest_keep_serving(fly, app):
     BAD = "registry.fly.io/sophia-unified-api:broken"
     fly.set_image(BAD, healthy=False)
-    before = run_module("fly_machine", group_args(fly, app, 3))["machines"]
+    before = call_module("fly_machine", group_args(fly, app, 3))["machines"]
 
     seq = fly.last_seq()
-    failed = run_module("fly_machine", group_args(fly, app, 3, image=BAD,
+    failed = call_module("fly_machine", group_args(fly, app, 3, image=BAD,
                                                   rollout={"health_timeout": 2, "wait_timeout": 20}))
     assert failed.failed
     assert "rolled back" in failed["msg"]
@@ -122,25 +122,25 @@ def test_a_bad_image_is_rolled_back_and_the_rest_keep_serving(fly, app):
                    area="Lost answers")
 def test_a_lost_create_answer_never_makes_an_extra_machine(fly, app):
     fly.add_fault(lose_response=True, count=1, method="POST", path_regex=r"/machines$")
-    made = run_module("fly_machine", group_args(fly, app, 2))
+    made = call_module("fly_machine", group_args(fly, app, 2))
     assert made.changed and not made.failed
     assert len(live(fly, app)) == 2
-    assert not run_module("fly_machine", group_args(fly, app, 2)).changed
+    assert not call_module("fly_machine", group_args(fly, app, 2)).changed
 
 
 def test_each_machine_gets_its_own_volume_and_keeps_it(fly, app):
     volume = {"name": "api_data", "path": "/data", "size_gb": 2}
-    up = run_module("fly_machine", group_args(fly, app, 2, volume=volume))
+    up = call_module("fly_machine", group_args(fly, app, 2, volume=volume))
     assert up.changed
     mounts = [m["config"]["mounts"][0] for m in up["machines"]]
     assert len({mount["volume"] for mount in mounts}) == 2 and {mount["path"] for mount in mounts} == {"/data"}
-    assert not run_module("fly_machine", group_args(fly, app, 2, volume=volume)).changed
+    assert not call_module("fly_machine", group_args(fly, app, 2, volume=volume)).changed
 
-    updated = run_module("fly_machine", group_args(fly, app, 2, image=NEW, volume=volume))
+    updated = call_module("fly_machine", group_args(fly, app, 2, image=NEW, volume=volume))
     assert {m["config"]["mounts"][0]["volume"] for m in updated["machines"]} == {mount["volume"] for mount in mounts}
 
-    run_module("fly_machine", group_args(fly, app, 1, image=NEW, volume=volume))
-    again = run_module("fly_machine", group_args(fly, app, 2, image=NEW, volume=volume))
+    call_module("fly_machine", group_args(fly, app, 1, image=NEW, volume=volume))
+    again = call_module("fly_machine", group_args(fly, app, 2, image=NEW, volume=volume))
     assert {m["config"]["mounts"][0]["volume"] for m in again["machines"]} == {mount["volume"] for mount in mounts}
     volumes = fly.api("GET", "/apps/%s/volumes" % app).json()
     assert len(volumes) == 2 and all(v["size_gb"] == 2 for v in volumes)

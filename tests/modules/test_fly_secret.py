@@ -6,7 +6,8 @@ import json
 import uuid
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
-from tests.support.ansible_cli import run_module, run_playbook
+from tests.support.ansible_cli import run_playbook
+from tests.support.modules import call_module
 
 DB_URL = "postgres://sophia:very-secret-db-password@neon.internal/sophia"
 REDIS_URL = "redis://default:very-secret-redis-password@redis.internal:6379"
@@ -20,49 +21,49 @@ def test_lifecycle(fly, app):
     wanted = {"DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL}
 
     seq = fly.last_seq()
-    predicted = run_module("fly_secret", secret_args(fly, app, wanted), check=True)
+    predicted = call_module("fly_secret", secret_args(fly, app, wanted), check=True)
     assert predicted.changed and not predicted.failed
     assert predicted["fly_secret"]["changed_names"] == ["DATABASE_URL", "REDIS_URL"]
     assert fly.writes_since(seq) == []
 
-    created = run_module("fly_secret", secret_args(fly, app, wanted))
+    created = call_module("fly_secret", secret_args(fly, app, wanted))
     assert created.changed
     assert sorted(s["name"] for s in created["fly_secret"]["secrets"]) == ["DATABASE_URL", "REDIS_URL"]
     assert created["fly_secret"]["version"] >= 1
 
     seq = fly.last_seq()
-    again = run_module("fly_secret", secret_args(fly, app, wanted))
+    again = call_module("fly_secret", secret_args(fly, app, wanted))
     assert not again.changed
     assert fly.writes_since(seq) == []
 
     rotated = dict(wanted, REDIS_URL=REDIS_URL + "-rotated")
     seq = fly.last_seq()
-    predicted = run_module("fly_secret", secret_args(fly, app, rotated), check=True, diff=True)
+    predicted = call_module("fly_secret", secret_args(fly, app, rotated), check=True, diff=True)
     assert predicted.changed
     assert predicted["fly_secret"]["changed_names"] == ["REDIS_URL"]
     assert fly.writes_since(seq) == []
 
-    changed = run_module("fly_secret", secret_args(fly, app, rotated), diff=True)
+    changed = call_module("fly_secret", secret_args(fly, app, rotated), diff=True)
     assert changed.changed
     assert changed["diff"] == {"before": {"REDIS_URL": secret_digest(REDIS_URL)},
                                "after": {"REDIS_URL": secret_digest(REDIS_URL + "-rotated")}}
     listed = fly.api("GET", "/apps/%s/secrets" % app).json()["secrets"]
     assert {s["name"]: s["digest"] for s in listed}["REDIS_URL"] == secret_digest(REDIS_URL + "-rotated")
 
-    removed = run_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL", "NEVER_SET"], state="absent"),
+    removed = call_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL", "NEVER_SET"], state="absent"),
                          diff=True)
     assert removed.changed and removed["fly_secret"]["changed_names"] == ["REDIS_URL"]
     assert removed["diff"]["after"] == {"REDIS_URL": "(absent)"}
     assert [s["name"] for s in removed["fly_secret"]["secrets"]] == ["DATABASE_URL"]
 
     seq = fly.last_seq()
-    assert not run_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL"], state="absent")).changed
+    assert not call_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL"], state="absent")).changed
     assert fly.writes_since(seq) == []
 
 
 def test_values_never_leave_the_module(fly, app):
-    predicted = run_module("fly_secret", secret_args(fly, app, {"DATABASE_URL": DB_URL}), check=True, diff=True)
-    result = run_module("fly_secret", secret_args(fly, app, {"DATABASE_URL": DB_URL}), diff=True)
+    predicted = call_module("fly_secret", secret_args(fly, app, {"DATABASE_URL": DB_URL}), check=True, diff=True)
+    result = call_module("fly_secret", secret_args(fly, app, {"DATABASE_URL": DB_URL}), diff=True)
     assert predicted.changed and result.changed
     assert result["diff"]["after"] == {"DATABASE_URL": secret_digest(DB_URL)}
     for output in (predicted, result, fly.requests_since(0)):
@@ -71,14 +72,14 @@ def test_values_never_leave_the_module(fly, app):
 
 def test_update_modes(fly, app):
     first, second = {"API_KEY": "first-generated-api-key"}, {"API_KEY": "second-generated-api-key"}
-    run_module("fly_secret", secret_args(fly, app, first))
+    call_module("fly_secret", secret_args(fly, app, first))
 
-    kept = run_module("fly_secret", secret_args(fly, app, second, update_mode="on_create"))
+    kept = call_module("fly_secret", secret_args(fly, app, second, update_mode="on_create"))
     assert not kept.changed
-    same = run_module("fly_secret", secret_args(fly, app, first))
+    same = call_module("fly_secret", secret_args(fly, app, first))
     assert not same.changed  # the first value is still what the app holds
 
-    forced = run_module("fly_secret", secret_args(fly, app, first, update_mode="always"))
+    forced = call_module("fly_secret", secret_args(fly, app, first, update_mode="always"))
     assert forced.changed
 
 
@@ -87,12 +88,12 @@ def test_restart_machines_after_a_change(fly, app):
     fly.api("GET", "/apps/%s/machines/%s/wait" % (app, machine["id"]), params={"state": "started"})
 
     token = {"TOKEN": "restart-me-token-value"}
-    result = run_module("fly_secret", secret_args(fly, app, token, restart_machines=True))
+    result = call_module("fly_secret", secret_args(fly, app, token, restart_machines=True))
     assert result["fly_secret"]["restarted_machines"] == [machine["id"]]
     events = fly.api("GET", "/apps/%s/machines/%s" % (app, machine["id"])).json()["events"]
     assert events[0]["type"] == "restart"
 
-    unchanged = run_module("fly_secret", secret_args(fly, app, token, restart_machines=True))
+    unchanged = call_module("fly_secret", secret_args(fly, app, token, restart_machines=True))
     assert not unchanged.changed and unchanged["fly_secret"]["restarted_machines"] == []
 
 

@@ -9,9 +9,9 @@ documented grid, malformed CIDRs). Each example runs the module against an empti
   Python error, breaks the property);
 - if it succeeded, the emulator's state is what was asked for.
 
-The module runs as a program of its own (``python -m <module> <args file>``, Ansible's direct
-execution): the same argument parsing, no_log handling, checks and requests as under the CLI, without
-the second or so of ansible start-up per example; test_input_validation.py covers the CLI path. Examples
+The module runs in the test's process (``tests.support.modules.call_module``): the same argument
+parsing, no_log handling, checks and requests as under the CLI, without the second or so of ansible
+start-up per example; tests/modules/test_cli_wiring.py covers the CLI path. Examples
 are always the same ones (``derandomize``), so CI is reproducible; ``SOPHIA_HYPOTHESIS_EXAMPLES`` raises
 their number for a deeper search.
 """
@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import REGIONS
-from tests.support.ansible_cli import REPO_ROOT, ModuleResult
+from tests.support.modules import call_module
 
 EXAMPLES = int(os.environ.get("SOPHIA_HYPOTHESIS_EXAMPLES", "25"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -45,27 +45,10 @@ LAMBDA_REGIONS = ["us-east-1", "us-west-1"]
 A100, A10 = "gpu_1x_a100_sxm4", "gpu_1x_a10"
 
 
-def run_module(module, args, timeout=120):
-    """Run one module directly on its arguments; its JSON answer (a traceback is no answer: it fails the test)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as stream:
-        json.dump({"ANSIBLE_MODULE_ARGS": args}, stream)
-    try:
-        proc = subprocess.run([sys.executable, "-m", "ansible_collections.sophia.ops.plugins.modules." + module,
-                               stream.name], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
-                              env=dict(os.environ, PYTHONPATH=str(REPO_ROOT / "collections")), check=False)
-    finally:
-        os.unlink(stream.name)
-    try:
-        return ModuleResult(json.loads(proc.stdout))
-    except ValueError:
-        raise AssertionError("%s gave no JSON answer (rc=%s):\n%s\n%s"
-                             % (module, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])) from None
-
-
 def converges_or_refuses(emulator, module, args):
     """Run the module; answers its result when it succeeded, None when it refused the input as it must."""
     seq = emulator.last_seq()
-    result = run_module(module, emulator.module_args(**args))
+    result = call_module(module, emulator.module_args(**args))
     if not result.failed:
         return result
     assert emulator.writes_since(seq) == [], "%s wrote before failing: %s" % (module, result["msg"])

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ansible_cli import REPO_ROOT, ansible_env, run_module
+from tests.support.ansible_cli import REPO_ROOT, ansible_env
+from tests.support.modules import call_module
 
 APP = "input-check-app"
 IMAGE = "registry.fly.io/input-check:1"
@@ -124,14 +125,14 @@ def refused(result, option):
 @pytest.mark.parametrize("module, args, option", FLY_CASES)
 def test_fly_modules_refuse_bad_input_before_any_request(fly_api, module, args, option):
     seq = fly_api.last_seq()
-    refused(run_module(module, fly_api.module_args(**args)), option)
+    refused(call_module(module, fly_api.module_args(**args)), option)
     assert fly_api.requests_since(seq) == []
 
 
 @pytest.mark.parametrize("module, args, option", LAMBDA_CASES)
 def test_lambda_modules_refuse_bad_input_before_any_request(lambda_api, module, args, option):
     seq = lambda_api.last_seq()
-    refused(run_module(module, lambda_api.module_args(**args)), option)
+    refused(call_module(module, lambda_api.module_args(**args)), option)
     assert lambda_api.requests_since(seq) == []
 
 
@@ -156,7 +157,7 @@ def launch_args(lambda_api, **args):
 def test_a_launch_checks_names_against_the_catalogue_first(lambda_api, args, option, listed, check):
     lambda_api.api("POST", "/ssh-keys", json={"name": "ops", "public_key": KEY})
     seq = lambda_api.last_seq()
-    result = run_module("lambda_instance", launch_args(lambda_api, **args), check=check)
+    result = call_module("lambda_instance", launch_args(lambda_api, **args), check=check)
     refused(result, option)
     assert lambda_api.writes_since(seq) == []
     assert listed in result["msg"].split("accepted: ", 1)[1]
@@ -169,7 +170,7 @@ def test_a_filesystem_region_is_checked_against_the_catalogue(lambda_api):
     args = lambda_api.module_args(name="models", region="mars-1")
     for check in (True, False):
         seq = lambda_api.last_seq()
-        result = run_module("lambda_filesystem", args, check=check)
+        result = call_module("lambda_filesystem", args, check=check)
         refused(result, "region")
         assert "us-east-1" in result["msg"] and lambda_api.writes_since(seq) == []
 
@@ -205,7 +206,7 @@ def test_a_missing_or_empty_credential_fails_at_once_naming_the_variable(request
         module, option, variable = "lambda_instance", "api_key", "LAMBDA_API_KEY"
     # A retried 401 would take seconds; the check needs none, so a short timeout is a second witness.
     seq = emulator.last_seq()
-    result = run_module(module, args, env=env, timeout=60)
+    result = call_module(module, args, env=env, timeout=60)
     assert result.failed and not result.changed
     assert result["msg"].startswith(option + ": ") and variable in result["msg"], result["msg"]
     assert emulator.requests_since(seq) == []
@@ -217,12 +218,12 @@ def fly_api_args(fly_api, **args):
 
 def test_an_empty_first_variable_falls_back_to_the_next(fly_api):
     env = {"FLY_API_TOKEN": "", "FLY_ACCESS_TOKEN": fly_api.token}
-    created = run_module("fly_app", fly_api_args(fly_api, name="from-the-second-variable"), env=env)
+    created = call_module("fly_app", fly_api_args(fly_api, name="from-the-second-variable"), env=env)
     assert created.changed and not created.failed, created.get("msg")
 
 
 def test_the_token_from_the_environment_is_used(lambda_api):
-    listed = run_module("lambda_instance_info", {"api_url": lambda_api.url}, env={"LAMBDA_API_KEY": lambda_api.token})
+    listed = call_module("lambda_instance_info", {"api_url": lambda_api.url}, env={"LAMBDA_API_KEY": lambda_api.token})
     assert not listed.failed and listed["instances"] == []
 
 
@@ -247,10 +248,10 @@ def test_user_data_never_shows_even_at_the_highest_verbosity(lambda_api):
 
 def test_instance_info_leaves_the_jupyter_credentials_out_unless_asked(lambda_api):
     lambda_api.api("POST", "/ssh-keys", json={"name": "ops", "public_key": KEY})
-    assert run_module("lambda_instance", launch_args(lambda_api)).changed
+    assert call_module("lambda_instance", launch_args(lambda_api)).changed
     token = lambda_api.api("GET", "/instances").json()["data"][0]["jupyter_token"]
     assert token
-    listed = run_module("lambda_instance_info", lambda_api.module_args())
+    listed = call_module("lambda_instance_info", lambda_api.module_args())
     assert len(listed["instances"]) == 1 and token not in json.dumps(listed)
-    asked = run_module("lambda_instance_info", lambda_api.module_args(include_credentials=True))
+    asked = call_module("lambda_instance_info", lambda_api.module_args(include_credentials=True))
     assert asked["instances"][0]["jupyter_token"] == token

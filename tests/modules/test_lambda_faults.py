@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.support.ansible_cli import run_module
+from tests.support.modules import call_module
 
 A100 = "gpu_1x_a100_sxm4"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICN+lJwsONkwrdsSnQsu1ydUkIuIg5oOC+Eslvmtt60T ops@laptop"
@@ -44,7 +44,7 @@ def key_body(public_key):
 def instance(lambda_api):
     """One active instance of the pool ``sophia-gpu``."""
     lambda_api.api("POST", "/ssh-keys", json={"name": "sophia-ops", "public_key": PUBLIC_KEY})
-    launched = run_module("lambda_instance", pool_args(lambda_api))
+    launched = call_module("lambda_instance", pool_args(lambda_api))
     assert launched.changed, launched
     return launched["instances"][0]
 
@@ -59,7 +59,7 @@ def pool_args(lam, **args):
 def test_a_lost_terminate_answer_is_found_terminating(lambda_api, instance):
     lose_next(lambda_api, "POST", "/terminate$")
     seq = lambda_api.last_seq()
-    gone = run_module("lambda_instance", pool_args(lambda_api, state="absent"))
+    gone = call_module("lambda_instance", pool_args(lambda_api, state="absent"))
     assert gone.changed and not gone.failed, gone
     assert len(sent(lambda_api, seq, "POST", "/terminate")) == 1
 
@@ -70,7 +70,7 @@ def test_a_lost_restart_answer_is_found_restarting(lambda_api, instance):
     lambda_api.settings(boot_seconds=5)  # still booting when the client looks
     lose_next(lambda_api, "POST", "/restart$")
     seq = lambda_api.last_seq()
-    restarted = run_module("lambda_instance", pool_args(lambda_api, state="restarted", wait=False))
+    restarted = call_module("lambda_instance", pool_args(lambda_api, state="restarted", wait=False))
     assert restarted.changed and not restarted.failed, restarted
     assert len(sent(lambda_api, seq, "POST", "/restart")) == 1
     assert restarted["instances"][0]["status"] == "booting"
@@ -81,7 +81,7 @@ def test_a_lost_restart_answer_is_found_restarting(lambda_api, instance):
 def test_a_lost_key_add_answer_is_found_by_name_and_key(lambda_api):
     lose_next(lambda_api, "POST", "/ssh-keys$")
     seq = lambda_api.last_seq()
-    added = run_module("lambda_ssh_key", lambda_api.module_args(name="sophia-ops", public_key=PUBLIC_KEY))
+    added = call_module("lambda_ssh_key", lambda_api.module_args(name="sophia-ops", public_key=PUBLIC_KEY))
     assert added.changed and not added.failed, added
     assert len(sent(lambda_api, seq, "POST", "/ssh-keys")) == 1
     assert [k["public_key"] for k in ssh_keys(lambda_api)] == [PUBLIC_KEY]
@@ -92,11 +92,11 @@ def test_a_lost_key_add_answer_is_found_by_name_and_key(lambda_api):
 def test_a_lost_answer_never_loses_a_generated_private_key(lambda_api, tmp_path):
     path = tmp_path / "lambda_key"
     lose_next(lambda_api, "POST", "/ssh-keys$")
-    made = run_module("lambda_ssh_key", lambda_api.module_args(name="generated", private_key_path=str(path)))
+    made = call_module("lambda_ssh_key", lambda_api.module_args(name="generated", private_key_path=str(path)))
     assert made.changed and not made.failed, made
     [registered] = ssh_keys(lambda_api)
     assert key_body(registered["public_key"]) == public_half(path)
-    again = run_module("lambda_ssh_key", lambda_api.module_args(name="generated", private_key_path=str(path)))
+    again = call_module("lambda_ssh_key", lambda_api.module_args(name="generated", private_key_path=str(path)))
     assert not again.changed and not again.failed
 
 
@@ -104,7 +104,7 @@ def test_a_lost_answer_never_loses_a_generated_private_key(lambda_api, tmp_path)
 def test_a_lost_key_delete_answer_is_found_gone(lambda_api):
     lambda_api.api("POST", "/ssh-keys", json={"name": "sophia-ops", "public_key": PUBLIC_KEY})
     lose_next(lambda_api, "DELETE", "/ssh-keys/")
-    deleted = run_module("lambda_ssh_key", lambda_api.module_args(name="sophia-ops", state="absent"))
+    deleted = call_module("lambda_ssh_key", lambda_api.module_args(name="sophia-ops", state="absent"))
     assert deleted.changed and not deleted.failed, deleted
     assert ssh_keys(lambda_api) == []
 
@@ -114,7 +114,7 @@ def test_a_lost_key_delete_answer_is_found_gone(lambda_api):
 def test_a_replacement_that_cannot_be_added_puts_the_old_key_back(lambda_api):
     lambda_api.api("POST", "/ssh-keys", json={"name": "sophia-ops", "public_key": PUBLIC_KEY})
     lambda_api.add_fault(status=503, count=2, method="POST", path_regex="/ssh-keys$")
-    failed = run_module("lambda_ssh_key", lambda_api.module_args(name="sophia-ops", public_key=OTHER_KEY,
+    failed = call_module("lambda_ssh_key", lambda_api.module_args(name="sophia-ops", public_key=OTHER_KEY,
                                                                  max_retries=1))
     assert failed.failed and "old key is back" in failed["msg"] and failed.changed
     assert [(k["name"], k["public_key"]) for k in ssh_keys(lambda_api)] == [("sophia-ops", PUBLIC_KEY)]
@@ -125,11 +125,11 @@ def test_a_replacement_that_cannot_be_added_puts_the_old_key_back(lambda_api):
 def test_a_rotation_that_cannot_add_the_new_key_keeps_a_key_and_converges_later(lambda_api, tmp_path):
     path = tmp_path / "lambda_key"
     args = lambda_api.module_args(name="generated", private_key_path=str(path))
-    run_module("lambda_ssh_key", args)
+    call_module("lambda_ssh_key", args)
     before = public_half(path)
 
     lambda_api.add_fault(status=503, count=2, method="POST", path_regex="/ssh-keys$")
-    failed = run_module("lambda_ssh_key", dict(args, rotate=True, max_retries=1))
+    failed = call_module("lambda_ssh_key", dict(args, rotate=True, max_retries=1))
     assert failed.failed and failed.changed and failed["previous_private_key_path"] == str(path) + ".previous"
     [registered] = ssh_keys(lambda_api)
     assert key_body(registered["public_key"]) == before == public_half(tmp_path / "lambda_key.previous")
@@ -137,7 +137,7 @@ def test_a_rotation_that_cannot_add_the_new_key_keeps_a_key_and_converges_later(
 
     # The private key on disk is the wanted one: a plain run registers it, and a rotation would too
     # (without making yet another pair, which would push the key instances trust out of .previous).
-    converged = run_module("lambda_ssh_key", args)
+    converged = call_module("lambda_ssh_key", args)
     assert converged.changed and not converged.failed
     assert key_body(ssh_keys(lambda_api)[0]["public_key"]) == public_half(path)
     assert public_half(tmp_path / "lambda_key.previous") == before
@@ -147,7 +147,7 @@ def test_a_rotation_that_cannot_add_the_new_key_keeps_a_key_and_converges_later(
 @pytest.mark.fault("filesystem create answer lost", checks="found by name; exactly one filesystem")
 def test_a_lost_filesystem_create_answer_is_found_by_name(lambda_api):
     lose_next(lambda_api, "POST", "/filesystems$")
-    created = run_module("lambda_filesystem", lambda_api.module_args(name="sophia-models", region="us-east-1"))
+    created = call_module("lambda_filesystem", lambda_api.module_args(name="sophia-models", region="us-east-1"))
     assert created.changed and not created.failed, created
     assert created["lambda_filesystem"]["name"] == "sophia-models"
     assert len(lambda_api.api("GET", "/file-systems").json()["data"]) == 1
@@ -157,7 +157,7 @@ def test_a_lost_filesystem_create_answer_is_found_by_name(lambda_api):
 def test_a_lost_filesystem_delete_answer_is_found_gone(lambda_api):
     lambda_api.api("POST", "/filesystems", json={"name": "sophia-models", "region": "us-east-1"})
     lose_next(lambda_api, "DELETE", "/filesystems/")
-    deleted = run_module("lambda_filesystem", lambda_api.module_args(name="sophia-models", state="absent",
+    deleted = call_module("lambda_filesystem", lambda_api.module_args(name="sophia-models", state="absent",
                                                                      confirm_delete=True))
     assert deleted.changed and not deleted.failed, deleted
     assert lambda_api.api("GET", "/file-systems").json()["data"] == []
@@ -170,7 +170,7 @@ def test_a_lost_firewall_answer_is_sent_again(lambda_api):
     rules = [{"protocol": "tcp", "port_range": [22, 22], "source_network": "203.0.113.0/24", "description": "ops"}]
     lose_next(lambda_api, "PUT", "/firewall-rules$")
     seq = lambda_api.last_seq()
-    put = run_module("lambda_firewall", lambda_api.module_args(rules=rules))
+    put = call_module("lambda_firewall", lambda_api.module_args(rules=rules))
     assert put.changed and not put.failed, put
     assert len(sent(lambda_api, seq, "PUT", "/firewall-rules")) == 2
     assert lambda_api.api("GET", "/firewall-rules").json()["data"] == rules
