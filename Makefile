@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INVENTORY ?= inventories/local
 
-.PHONY: setup system-packages docker-engine images site loadtest test lint sanity pytest reliability-report molecule emulators-start emulators-stop emulators-destroy clean
+.PHONY: setup system-packages docker-engine images site loadtest test check unit lint sanity pytest reliability-report molecule emulators-start emulators-stop emulators-destroy clean
 
 # Debian packages first (PostgreSQL, Redis, promtool/amtool, wrk) and a Docker engine (Debian's docker.io, started
 # when none answers): installed as root when missing, a few stat calls otherwise.
@@ -37,8 +37,17 @@ site: setup emulators-start
 loadtest: setup
 	$(BIN)/ansible-playbook playbooks/loadtest.yml -i $(INVENTORY)
 
-# Everything CI runs: lint, sanity, the pytest suites, then the Molecule scenarios.
-test: setup images lint sanity pytest molecule
+# Everything CI runs: lint and sanity side by side, the pytest suites, then the Molecule scenarios; the time
+# each part took is printed at the end (scripts/timed-parts), also when one fails.
+test:
+	scripts/timed-parts setup images lint+sanity pytest molecule
+
+# The inner loop, in a few minutes: lint and sanity side by side, then the unit layer.
+check:
+	scripts/timed-parts setup lint+sanity unit
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
 
 lint: setup
 	scripts/lint
@@ -47,6 +56,7 @@ sanity: setup
 	scripts/sanity
 
 # Three workers: the integration tests mostly wait (emulator clocks, ansible start-up), even on two cores.
+# Work stealing: a worker that runs dry takes tests queued on another, so the run does not end on one worker.
 PYTEST_WORKERS ?= 3
 
 # Docker-marked tests fail, never skip, when no engine answers (setup starts one).
@@ -55,7 +65,7 @@ PYTEST_WORKERS ?= 3
 FAULT_RECORDS := tests/output/fault-records
 
 pytest: setup
-	SOPHIA_REQUIRE_DOCKER=1 SOPHIA_FAULT_RECORDS=$(FAULT_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15; status=$$?; \
+	SOPHIA_REQUIRE_DOCKER=1 SOPHIA_FAULT_RECORDS=$(FAULT_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15; status=$$?; \
 	  scripts/reliability-report --records $(FAULT_RECORDS) --output tests/output/reliability.md; exit $$status
 
 # docs/reliability.md from the last `make pytest` (so `make pytest reliability-report` refreshes it);
