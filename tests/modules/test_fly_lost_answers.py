@@ -136,7 +136,7 @@ def test_changed_is_true_when_the_task_fails_after_a_write(fly, app):
     fly.add_fault(status=500, count=50, method="GET", path_regex=r"/volumes/[^/]+$")
 
     failed = call_module("fly_volume", fly.module_args(app=app, name="data", region="iad", size_gb=3,
-                                                      max_retries=2))
+                                                       max_retries=2))
     assert failed.failed and failed.changed
     # The error names the request that failed (the read-back of the volume) and its status.
     assert "GET /apps/%s/volumes/%s: HTTP 500" % (app, volume["id"]) in failed["msg"]

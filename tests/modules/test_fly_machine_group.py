@@ -83,7 +83,7 @@ def test_two_at_a_time(fly, app):
     call_module("fly_machine", group_args(fly, app, 4))
     seq = fly.last_seq()
     rolled = call_module("fly_machine", group_args(fly, app, 4, image=NEW,
-                                                  rollout={"max_unavailable": 2, "health_timeout": 20}))
+                                                   rollout={"max_unavailable": 2, "health_timeout": 20}))
     assert len(rolled["summary"]["updated"]) == 4
     entries = fly.requests_since(seq)
     updates = [i for i, e in enumerate(entries) if e["method"] == "POST" and re.search(r"/machines/[^/]+$", e["path"])]
@@ -101,7 +101,7 @@ def test_a_bad_image_is_rolled_back_and_the_rest_keep_serving(fly, app):
 
     seq = fly.last_seq()
     failed = call_module("fly_machine", group_args(fly, app, 3, image=BAD,
-                                                  rollout={"health_timeout": 2, "wait_timeout": 20}))
+                                                   rollout={"health_timeout": 2, "wait_timeout": 20}))
     assert failed.failed
     assert "rolled back" in failed["msg"]
     assert len(failed["summary"]["rolled_back"]) == 1

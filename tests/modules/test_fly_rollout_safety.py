@@ -212,7 +212,7 @@ def test_a_machine_that_fails_ends_the_wait_at_once(fly, app):
     call_module("fly_machine", group_args(fly, app, 1))
     started = time.monotonic()
     failed = call_module("fly_machine", group_args(fly, app, 1, image=BROKEN,
-                                                  rollout={"wait_timeout": 300, "health_timeout": 300}))
+                                                   rollout={"wait_timeout": 300, "health_timeout": 300}))
     assert failed.failed and "failed" in failed["msg"], failed
     assert time.monotonic() - started < 30
 

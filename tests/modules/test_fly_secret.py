@@ -51,7 +51,7 @@ def test_lifecycle(fly, app):
     assert {s["name"]: s["digest"] for s in listed}["REDIS_URL"] == secret_digest(REDIS_URL + "-rotated")
 
     removed = call_module("fly_secret", secret_args(fly, app, {}, names=["REDIS_URL", "NEVER_SET"], state="absent"),
-                         diff=True)
+                          diff=True)
     assert removed.changed and removed["fly_secret"]["changed_names"] == ["REDIS_URL"]
     assert removed["diff"]["after"] == {"REDIS_URL": "(absent)"}
     assert [s["name"] for s in removed["fly_secret"]["secrets"]] == ["DATABASE_URL"]

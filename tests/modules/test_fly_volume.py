@@ -64,7 +64,7 @@ def test_deleting_needs_confirmation_and_a_free_volume(fly, app):
                                               "mounts": [{"volume": created["id"], "path": "/data"}]}})
     seq = fly.last_seq()
     attached = call_module("fly_volume", fly.module_args(app=app, volume_id=created["id"], state="absent",
-                                                        confirm_delete=True))
+                                                         confirm_delete=True))
     assert attached.failed and "mounted by machine" in attached["msg"]
     assert fly.writes_since(seq) == []
 
@@ -81,7 +81,7 @@ def test_same_name_in_two_regions_needs_a_region_or_id(fly, app):
 def test_an_unknown_volume_id_never_creates_a_volume(fly, app):
     seq = fly.last_seq()
     missing = call_module("fly_volume", fly.module_args(app=app, volume_id="vol_doesnotexist0000", name="data",
-                                                       region="iad"))
+                                                        region="iad"))
     assert missing.failed and "does not exist" in missing["msg"]
     assert fly.writes_since(seq) == []
 

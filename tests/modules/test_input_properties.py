@@ -18,12 +18,8 @@ their number for a deeper search.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -115,7 +115,7 @@ def test_a_replacement_that_cannot_be_added_puts_the_old_key_back(lambda_api):
     lambda_api.api("POST", "/ssh-keys", json={"name": "sophia-ops", "public_key": PUBLIC_KEY})
     lambda_api.add_fault(status=503, count=2, method="POST", path_regex="/ssh-keys$")
     failed = call_module("lambda_ssh_key", lambda_api.module_args(name="sophia-ops", public_key=OTHER_KEY,
-                                                                 max_retries=1))
+                                                                  max_retries=1))
     assert failed.failed and "old key is back" in failed["msg"] and failed.changed
     assert [(k["name"], k["public_key"]) for k in ssh_keys(lambda_api)] == [("sophia-ops", PUBLIC_KEY)]
 
@@ -158,7 +158,7 @@ def test_a_lost_filesystem_delete_answer_is_found_gone(lambda_api):
     lambda_api.api("POST", "/filesystems", json={"name": "sophia-models", "region": "us-east-1"})
     lose_next(lambda_api, "DELETE", "/filesystems/")
     deleted = call_module("lambda_filesystem", lambda_api.module_args(name="sophia-models", state="absent",
-                                                                     confirm_delete=True))
+                                                                      confirm_delete=True))
     assert deleted.changed and not deleted.failed, deleted
     assert lambda_api.api("GET", "/file-systems").json()["data"] == []
 
