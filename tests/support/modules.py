@@ -17,6 +17,7 @@ import json
 import os
 import signal
 
+from ansible.module_utils import _internal as module_internal
 from ansible.module_utils._internal._event_utils import format_event_brief_message
 from ansible.module_utils.common import warnings
 from ansible.module_utils.common.json import Direction, get_module_decoder
@@ -44,6 +45,18 @@ def _environment(env):
 
 
 @contextlib.contextmanager
+def _as_a_module_process():
+    """Module code, not controller code: once anything in this process imports the controller (a filter,
+    the inventory plugin), ``warn()`` would go to the controller's display instead of the module's result."""
+    saved = module_internal.is_controller
+    module_internal.is_controller = False
+    try:
+        yield
+    finally:
+        module_internal.is_controller = saved
+
+
+@contextlib.contextmanager
 def _deadline(seconds):
     """A bound on the call, as the CLI's subprocess timeout is (SIGALRM: tests run in the main thread)."""
     def expired(_signum, _frame):
@@ -68,8 +81,8 @@ def call_module(module, args, check=False, diff=False, env=None, timeout=300):
     warnings._global_deprecations.clear()
     printed = io.StringIO()
     internal = {"_ansible_check_mode": check, "_ansible_diff": diff, "_ansible_verbosity": 0}
-    with _environment(env or {}), _deadline(timeout), patch_module_args(dict(args, **internal)), \
-            contextlib.redirect_stdout(printed):
+    with _environment(env or {}), _deadline(timeout), _as_a_module_process(), \
+            patch_module_args(dict(args, **internal)), contextlib.redirect_stdout(printed):
         try:
             main()
         except SystemExit:
