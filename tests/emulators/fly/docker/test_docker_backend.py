@@ -311,9 +311,15 @@ def test_proxy_autostarts_under_load_and_autostops_when_idle(fly, stack):
                            concurrency={"type": "connections", "soft_limit": 2, "hard_limit": 25})
     # Each answer takes 300 ms, so that the load keeps connections in flight.
     config = standin(env={"SOPHIA_LATENCY_MS": "300"}, services=services)
-    machines = [launch(fly, app, config) for dummy in range(3)]
-    for machine in machines[1:]:
-        ok(fly.api("POST", "/apps/%s/machines/%s/stop" % (app, machine["id"])))
+    # Autostop held off while the machines are made: on a loaded machine three launches take longer than
+    # its 2 s, and it would stop the first machine before the test does (leaving which one runs to chance).
+    fly.settings(proxy_autostop_seconds=3600)
+    try:
+        machines = [launch(fly, app, config) for dummy in range(3)]
+        for machine in machines[1:]:
+            ok(fly.api("POST", "/apps/%s/machines/%s/stop" % (app, machine["id"])))
+    finally:
+        fly.settings(proxy_autostop_seconds=2)
     public_address(fly, app)
     address = proxy_address(fly, app)
     before = started_count(fly, app)
