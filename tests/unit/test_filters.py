@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.sophia.ops.plugins.filter.app_name import app_name
 from ansible_collections.sophia.ops.plugins.filter.fleet import healthy_machines, lambda_hosts
 
 
@@ -40,3 +41,11 @@ def test_lambda_hosts_are_the_fleet_inventorys_and_never_the_jupyter_credentials
     # Booting: no address yet, and no pool tag is no pool.
     assert "ansible_host" not in hosts[1]["vars"] and hosts[1]["vars"]["lambda_pool"] is None
     assert lambda_hosts(None) == []
+
+
+def test_app_names_are_the_prefix_and_the_dashed_service():
+    assert app_name("vector_store", "sophia-prod") == "sophia-prod-vector-store"
+    assert app_name("gpu", "sophia-dev") == "sophia-dev-gpu"
+    # No prefix in the inventory is the platform's own; an empty one is kept, as the inventory gave it.
+    assert app_name("unified_api") == app_name("unified_api", None) == "sophia-unified-api"
+    assert app_name("weaviate", "") == "-weaviate"
