@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ansible_collections.sophia.ops.plugins.filter.app_name import app_name
 from ansible_collections.sophia.ops.plugins.filter.fleet import healthy_machines, lambda_hosts
+from ansible_collections.sophia.ops.plugins.filter.release import fly_release
 
 
 def test_healthy_machines_are_started_and_pass_every_check():
@@ -49,3 +50,28 @@ def test_app_names_are_the_prefix_and_the_dashed_service():
     # No prefix in the inventory is the platform's own; an empty one is kept, as the inventory gave it.
     assert app_name("unified_api") == app_name("unified_api", None) == "sophia-unified-api"
     assert app_name("weaviate", "") == "-weaviate"
+
+
+def _machine(image, previous=None):
+    return {"config": {"image": image, "metadata": {"sophia_previous_image": previous} if previous else {}}}
+
+
+def test_a_release_is_what_runs_and_what_the_machines_record_as_run_before():
+    group = [_machine("api:2", previous="api:1"), _machine("api:2", previous="api:1")]
+    assert fly_release(group) == {"images": ["api:2"], "image": "api:2", "previous": "api:1"}
+    # Halfway through a rollout: two images, no single one; the first record found counts.
+    mixed = [_machine("api:3"), _machine("api:2", previous="api:1")]
+    assert fly_release(mixed) == {"images": ["api:3", "api:2"], "image": "", "previous": "api:1"}
+    assert fly_release(None) == {"images": [], "image": "", "previous": ""}
+    assert fly_release([{"config": {"image": "api:1", "metadata": None}}])["previous"] == ""
+
+
+def test_a_new_image_records_the_one_it_replaces_and_a_redeploy_keeps_the_record():
+    group = [_machine("api:2", previous="api:1")]
+    assert fly_release(group, "api:3")["to_record"] == "api:2"
+    # The same image again (or a rollback landing on it): the record stays.
+    assert fly_release(group, "api:2")["to_record"] == "api:1"
+    # A rollback to api:1 records api:2, so a second rollback returns to it.
+    assert fly_release(group, "api:1")["to_record"] == "api:2"
+    assert fly_release([], "api:1")["to_record"] == ""
+    assert "to_record" not in fly_release(group)
