@@ -44,6 +44,9 @@ TAG_KEY = re.compile(r"^[a-z][a-z0-9-:]+$")
 TAG_KEY_RULE = "2 or more lowercase letters, digits, dashes and colons, starting with a letter"
 TAG_KEY_MAX = 55
 TAG_VALUE_MAX = 128
+TAG_KEY_OTHER = re.compile(r"[^a-z0-9:-]")
+# The keys of the tags the modules set themselves (a pool's name, launch markers).
+OWN_TAG_PREFIX = "sophia-ops:"
 USER_DATA_MAX_BYTES = 1024 * 1024
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
 # Protocols whose rules need ports (the request schema: "not allowed for icmp but required for the others").
@@ -84,6 +87,33 @@ def check_tags(option, tags):
             raise InvalidInput("%s.%s" % (option, key), "value is %d characters long" % len(str(value)),
                                "at most %d characters" % TAG_VALUE_MAX)
     return tags
+
+
+def tag_key(name):
+    """A key as Lambda takes it: lowercase, and '-' for anything but letters, digits, '-' and ':'
+    (the inventory's sophia_tags, shared with Fly, may have '_')."""
+    return TAG_KEY_OTHER.sub("-", str(name).lower())
+
+
+def launch_tags(tags):
+    """Tags as a launch sends them: keys as Lambda takes them, values as strings."""
+    return dict((tag_key(key), str(value)) for key, value in (tags or {}).items())
+
+
+def tag_problems(tags, option="tags"):
+    """One message per tag ``check_tags`` refuses, or whose key is of the collection's own
+    (``sophia-ops:``, which the modules set)."""
+    problems = []
+    for key in sorted(tags or {}, key=str):
+        try:
+            check_tags(option, {key: tags[key]})
+        except InvalidInput as exc:
+            problems.append(exc.msg)
+            continue
+        if key.startswith(OWN_TAG_PREFIX):
+            problems.append(InvalidInput("%s.%s" % (option, key), "the %s tags are the collection's own" % OWN_TAG_PREFIX,
+                                         "any other tag name").msg)
+    return problems
 
 
 def check_user_data(option, user_data):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.sophia.ops.plugins.filter.app_name import app_name
 from ansible_collections.sophia.ops.plugins.filter.fleet import healthy_machines, lambda_hosts
+from ansible_collections.sophia.ops.plugins.filter.lambda_tags import lambda_tag_problems, lambda_tags
 from ansible_collections.sophia.ops.plugins.filter.release import fly_release
 
 
@@ -75,3 +78,29 @@ def test_a_new_image_records_the_one_it_replaces_and_a_redeploy_keeps_the_record
     assert fly_release(group, "api:1")["to_record"] == "api:2"
     assert fly_release([], "api:1")["to_record"] == ""
     assert "to_record" not in fly_release(group)
+
+
+def test_lambda_tags_are_keys_lambda_takes_and_string_values():
+    assert lambda_tags({"Cost_Center": 42, "team": "ml", "env.name": None}) == {
+        "cost-center": "42", "team": "ml", "env-name": "None"}
+    assert lambda_tags(None) == {}
+
+
+def test_lambda_tag_problems_name_each_tag_lambda_or_the_collection_refuses():
+    assert lambda_tag_problems({"cost-center": "42", "a:b-c": "x" * 128, "k" * 55: ""}) == []
+    problems = lambda_tag_problems({
+        "x": "too short a key", "k" * 56: "too long a key", "9lives": "not a letter first",
+        "sophia-ops:pool": "the collection's own", "sophia-ops:other": "its prefix too", "long": "v" * 129})
+    assert len(problems) == 6
+    assert [p.split(":")[0] for p in problems if "collection's own" in p] == ["tags.sophia-ops"] * 2
+    assert any("tags.long: value is 129 characters long" in p for p in problems)
+    assert lambda_tag_problems({}) == []
+
+
+def test_lambda_tag_problems_refuse_exactly_what_the_role_refused_in_jinja():
+    keys = ["ab", "a", "a" * 55, "a" * 56, "a:b", "a-", "1a", "-a", "sophia-ops:x", "sophia-opsx", "Ab", "a b", ""]
+    for key in keys:
+        for value in ("v", "v" * 128, "v" * 129):
+            old_rule = (re.match(r"^[a-z][a-z0-9:-]{1,54}$", key) is not None and not key.startswith("sophia-ops:")
+                        and len(value) <= 128)
+            assert (lambda_tag_problems({key: value}) == []) == old_rule, (key, len(value))
