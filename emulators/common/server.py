@@ -4,6 +4,10 @@ An emulator is a ``Service``: a set of routes plus its own state. This module
 gives every service the same outer behaviour: authentication, a request id on
 every answer, the request log, fault injection, rate limiting, one lock around
 state, and the generic part of the ``/_emulator/`` control surface.
+
+Both surfaces are route tables: ``add_route`` for the API under ``prefix``,
+``add_control_route`` for ``/_emulator/`` (health, reset, requests, faults,
+settings and saved states here; each emulator adds its own).
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def schema_problem(validator, instance, where):
 
 
 class Route:
-    """``locked=False`` handlers take the service lock themselves (long polls).
+    """``locked=False`` handlers take the service lock themselves (long polls, health).
 
     ``body`` and ``query`` are JSON schemas (written from the operation's request schema in
     the provider's document) checked before the handler runs. Query values are strings."""
@@ -153,9 +157,12 @@ class Service:
         self.capture_path = capture_path
         self.lock = threading.RLock()
         self.routes = []
+        self.control_routes = []
         self.faults = []
         self.buckets = {}
+        # One dict for the service's life, changed in place: state objects may hold it.
         self.settings = dict(self.default_settings, **store.get_meta("settings", {}))
+        self._control_routes()
 
     # --- to be specialised ---------------------------------------------------
     def error_body(self, status, message):
@@ -176,10 +183,6 @@ class Service:
     def authorized(self, header):
         return header in ("Bearer " + self.token, "FlyV1 " + self.token)
 
-    def control(self, method, parts, request):
-        """Service-specific control endpoints; ``parts`` is the path after /_emulator/."""
-        raise HTTPError(404, {"error": "unknown control endpoint"})
-
     def reset_state(self):
         self.store.reset()
 
@@ -190,22 +193,9 @@ class Service:
         """Whether a saved state is the whole truth: not when a backend runs real containers beside the records."""
         return True
 
-    def saved_state(self, name, action):
-        """``states/{name}/save`` keeps every record; ``states/{name}/restore`` puts them back (settings with
-        them), clears the faults and limits as a reset does, and keeps the request log going."""
-        with self.lock:
-            if not self.restorable():
-                raise HTTPError(409, "a saved state holds records only; this backend runs containers")
-            if action == "save":
-                self.store.save(name)
-                return 200, {"saved": name}
-            if not self.store.restore(name):
-                raise HTTPError(404, "no state saved as %s" % name)
-            self.faults = []
-            self.buckets = {}
-            self.settings = dict(self.default_settings, **self.store.get_meta("settings", {}))
-            self.apply_settings()
-            return 200, {"restored": name}
+    def replace_settings(self, settings):
+        self.settings.clear()
+        self.settings.update(settings)
 
     def start_with(self, overrides):
         """Settings from the command line: they replace the defaults, so a reset keeps them,
@@ -217,6 +207,10 @@ class Service:
     # --- routing ------------------------------------------------------------------
     def add_route(self, method, pattern, handler, action, locked=True, body=None, query=None):
         self.routes.append(Route(method, pattern, handler, action, locked, body, query))
+
+    def add_control_route(self, method, pattern, handler, locked=True):
+        """``pattern`` is the path after /_emulator (``/faults``); ``handler(request, **groups)``."""
+        self.control_routes.append(Route(method, pattern, handler, "control", locked))
 
     def find_route(self, method, path):
         """The route for ``method`` on ``path`` (HEAD is GET without the body): 404 for an
@@ -298,52 +292,88 @@ class Service:
             capture.write(json.dumps(entry) + "\n")
 
     # --- control surface -------------------------------------------------
+    def _control_routes(self):
+        add = self.add_control_route
+        add("GET", r"/health", self.control_health, locked=False)
+        add("POST", r"/reset", self.control_reset)
+        # Empty path parts are names too, as they always were.
+        add("POST", r"/states/(?P<name>[^/]*)/(?P<action>save|restore)", self.saved_state)
+        add("GET", r"/requests", self.control_requests)
+        add("POST", r"/faults", self.add_fault)
+        add("DELETE", r"/faults", self.clear_faults)
+        add("GET", r"/faults", self.list_faults)
+        add("GET", r"/settings", self.control_settings)
+        add("POST", r"/settings", self.control_settings)
+
     def handle_control(self, request):
-        parts = request.path[len("/_emulator/"):].strip("/").split("/")
-        method = request.method
-        if parts == ["health"] and method == "GET":
-            return 200, {"status": "ok"}
-        if parts == ["reset"] and method == "POST":
-            with self.lock:
-                self.faults = []
-                self.buckets = {}
-                self.settings = dict(self.default_settings)
-                self.store.put_meta("settings", {})
-                self.reset_state()
-                self.apply_settings()
-            return 200, {"status": "ok"}
-        if len(parts) == 3 and parts[:1] == ["states"] and parts[2] in ("save", "restore") and method == "POST":
-            return self.saved_state(parts[1], parts[2])
-        if parts == ["requests"] and method == "GET":
-            try:
-                since = int(request.arg("since") or 0)
-                limit = request.arg("limit") or None
-                limit = int(limit) if limit is not None else None
-            except ValueError:
-                raise HTTPError(400, "since and limit are whole numbers") from None
-            with self.lock:
-                entries = self.store.requests_since(since, limit)
-                return 200, {"requests": entries, "last_seq": self.store.last_seq()}
-        if parts == ["faults"]:
-            with self.lock:
-                if method == "POST":
-                    fault = Fault(request.json())
-                    self.faults.append(fault)
-                    return 200, fault.as_dict()
-                if method == "DELETE":
-                    self.faults = []
-                    return 200, {"faults": []}
-                if method == "GET":
-                    return 200, {"faults": [f.as_dict() for f in self.faults if f.count > 0]}
-        if parts == ["settings"] and method in ("GET", "POST"):
-            with self.lock:
-                if method == "POST":
-                    self.settings.update(request.json())
-                    self.store.put_meta("settings", self.settings)
-                    self.apply_settings()
-                return 200, self.settings
-        with self.lock:
-            return self.control(method, parts, request)
+        """Answer one control request: (status, body). No 405 here: a method a control path does
+        not take is as unknown as the path."""
+        path = "/" + request.path[len("/_emulator/"):].strip("/")
+        for route in self.control_routes:
+            match = route.regex.match(path)
+            if match and route.method == request.method:
+                request.params = match.groupdict()
+                if not route.locked:
+                    return route.handler(request, **request.params)
+                with self.lock:
+                    return route.handler(request, **request.params)
+        raise HTTPError(404, {"error": "unknown control endpoint"})
+
+    def control_health(self, request):
+        return 200, {"status": "ok"}
+
+    def control_reset(self, request):
+        self.faults = []
+        self.buckets = {}
+        self.replace_settings(self.default_settings)
+        self.store.put_meta("settings", {})
+        self.reset_state()
+        self.apply_settings()
+        return 200, {"status": "ok"}
+
+    def saved_state(self, request, name, action):
+        """``states/{name}/save`` keeps every record; ``states/{name}/restore`` puts them back (settings with
+        them), clears the faults and limits as a reset does, and keeps the request log going."""
+        if not self.restorable():
+            raise HTTPError(409, "a saved state holds records only; this backend runs containers")
+        if action == "save":
+            self.store.save(name)
+            return 200, {"saved": name}
+        if not self.store.restore(name):
+            raise HTTPError(404, "no state saved as %s" % name)
+        self.faults = []
+        self.buckets = {}
+        self.replace_settings(dict(self.default_settings, **self.store.get_meta("settings", {})))
+        self.apply_settings()
+        return 200, {"restored": name}
+
+    def control_requests(self, request):
+        try:
+            since = int(request.arg("since") or 0)
+            limit = request.arg("limit") or None
+            limit = int(limit) if limit is not None else None
+        except ValueError:
+            raise HTTPError(400, "since and limit are whole numbers") from None
+        return 200, {"requests": self.store.requests_since(since, limit), "last_seq": self.store.last_seq()}
+
+    def add_fault(self, request):
+        fault = Fault(request.json())
+        self.faults.append(fault)
+        return 200, fault.as_dict()
+
+    def clear_faults(self, request):
+        self.faults = []
+        return 200, {"faults": []}
+
+    def list_faults(self, request):
+        return 200, {"faults": [f.as_dict() for f in self.faults if f.count > 0]}
+
+    def control_settings(self, request):
+        if request.method == "POST":
+            self.settings.update(request.json())
+            self.store.put_meta("settings", self.settings)
+            self.apply_settings()
+        return 200, dict(self.settings)  # a copy: encoded after the lock is let go
 
 
 def encode(payload):

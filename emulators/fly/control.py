@@ -32,27 +32,36 @@ def deep_merge(base, changes):
 
 
 class Control:
+    # The path after /_emulator, as Service.add_control_route takes it; empty names match as they always did.
+    CONTROL_ROUTES = [
+        ("POST", r"/images", "set_image_rule"),
+        ("GET", r"/proxy", "proxy_listeners"),
+        ("POST", r"/apps/(?P<app_name>[^/]*)/machines/(?P<machine_id>[^/]*)", "drift_machine"),
+        ("GET", r"/apps/(?P<app_name>[^/]*)/machines", "watch_machines"),
+    ]
+
     def image_rule(self, image):
         rules = self.store.get_meta("images", {})
         return dict({"healthy": True, "start": True}, **rules.get(image or "", {}))
 
-    def control(self, method, parts, request):
-        if parts == ["images"] and method == "POST":
-            body = request.json()
-            if not isinstance(body.get("image"), str):
-                raise HTTPError(400, "image is required")
-            rules = self.store.get_meta("images", {})
-            rules[body["image"]] = {"healthy": bool(body.get("healthy", True)), "start": bool(body.get("start", True))}
-            self.store.put_meta("images", rules)
-            return 200, rules
-        if parts == ["proxy"] and method == "GET":
-            # The Docker backend's proxy: each app's listeners (none with the record backend).
-            return 200, self.backend.proxy_view()
-        if len(parts) == 4 and parts[0] == "apps" and parts[2] == "machines" and method == "POST":
-            return 200, self.drift(parts[1], parts[3], request.json())
-        if len(parts) == 3 and parts[0] == "apps" and parts[2] == "machines" and method == "GET":
-            return 200, [self.render_machine(m) for m in self.live_machines(parts[1])]
-        raise HTTPError(404, "unknown control endpoint")
+    def set_image_rule(self, request):
+        body = request.json()
+        if not isinstance(body.get("image"), str):
+            raise HTTPError(400, "image is required")
+        rules = self.store.get_meta("images", {})
+        rules[body["image"]] = {"healthy": bool(body.get("healthy", True)), "start": bool(body.get("start", True))}
+        self.store.put_meta("images", rules)
+        return 200, rules
+
+    def proxy_listeners(self, request):
+        # The Docker backend's proxy: each app's listeners (none with the record backend).
+        return 200, self.backend.proxy_view()
+
+    def drift_machine(self, request, app_name, machine_id):
+        return 200, self.drift(app_name, machine_id, request.json())
+
+    def watch_machines(self, request, app_name):
+        return 200, [self.render_machine(m) for m in self.live_machines(app_name)]
 
     def drift(self, app_name, machine_id, changes):
         """Change a machine behind the API's back, as another operator or a crash would."""

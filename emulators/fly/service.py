@@ -49,6 +49,8 @@ class FlyService(Apps, Machines, Leases, Metadata, Volumes, Secrets, IPs, Certif
         for resource in RESOURCES:
             for method, pattern, handler, action, options in resource.ROUTES:
                 self.add_route(method, pattern, getattr(self, handler), action, **options)
+        for method, pattern, handler in Control.CONTROL_ROUTES:
+            self.add_control_route(method, pattern, getattr(self, handler))
 
     # --- shape of errors and limits -------------------------------------------
     def error_body(self, status, message):

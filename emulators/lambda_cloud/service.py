@@ -146,6 +146,8 @@ class LambdaService(Service):
         # None: instances are records only (the default); docker_backend.DockerInstances: they boot as containers.
         self.machines = None
         self._routes()
+        self.add_control_route("POST", r"/capacity", self.set_capacity)
+        self.add_control_route("POST", r"/instances/(?P<instance_id>[^/]*)", self.set_instance_status)
 
     # --- the Docker backend (python -m emulators.lambda_cloud --backend docker --stack S) ----------------
     def use_docker(self, stack, data_dir):
@@ -648,27 +650,26 @@ class LambdaService(Service):
         return 200, {"data": {}}
 
     # --- Lambda-specific control endpoints -------------------------------------------
-    def control(self, method, parts, request):
-        if parts == ["capacity"] and method == "POST":
-            body = request.json()
-            capacity = self.capacity()
-            if body.get("instance_type") not in capacity or body.get("region") not in REGIONS:
-                raise HTTPError(400, {"error": "capacity takes a known instance_type and region"})
-            regions = set(capacity[body["instance_type"]])
-            if body.get("available", True):
-                regions.add(body["region"])
-            else:
-                regions.discard(body["region"])
-            overrides = self.store.get_meta("capacity", {})
-            overrides[body["instance_type"]] = sorted(regions)
-            self.store.put_meta("capacity", overrides)
-            return 200, self.capacity()
-        if len(parts) == 2 and parts[0] == "instances" and method == "POST":
-            instance = self.instance(parts[1])
-            status = request.json().get("status")
-            if status not in ("booting", "active", "unhealthy", "terminating", "terminated", "preempted"):
-                raise HTTPError(400, {"error": "status must be one of the document's instance statuses"})
-            instance["status"] = status
-            self.store.put("instance", instance["id"], instance)
-            return 200, self.render(instance)
-        raise HTTPError(404, {"error": "unknown control endpoint"})
+    def set_capacity(self, request):
+        body = request.json()
+        capacity = self.capacity()
+        if body.get("instance_type") not in capacity or body.get("region") not in REGIONS:
+            raise HTTPError(400, {"error": "capacity takes a known instance_type and region"})
+        regions = set(capacity[body["instance_type"]])
+        if body.get("available", True):
+            regions.add(body["region"])
+        else:
+            regions.discard(body["region"])
+        overrides = self.store.get_meta("capacity", {})
+        overrides[body["instance_type"]] = sorted(regions)
+        self.store.put_meta("capacity", overrides)
+        return 200, self.capacity()
+
+    def set_instance_status(self, request, instance_id):
+        instance = self.instance(instance_id)
+        status = request.json().get("status")
+        if status not in ("booting", "active", "unhealthy", "terminating", "terminated", "preempted"):
+            raise HTTPError(400, {"error": "status must be one of the document's instance statuses"})
+        instance["status"] = status
+        self.store.put("instance", instance["id"], instance)
+        return 200, self.render(instance)
