@@ -212,20 +212,28 @@ class Service:
         """``pattern`` is the path after /_emulator (``/faults``); ``handler(request, **groups)``."""
         self.control_routes.append(Route(method, pattern, handler, "control", locked))
 
-    def find_route(self, method, path):
-        """The route for ``method`` on ``path`` (HEAD is GET without the body): 404 for an
-        unknown path, 405 with ``Allow`` for a method the path does not take."""
+    @staticmethod
+    def match_route(routes, method, path):
+        """(route, its path groups) for ``method`` on ``path`` in ``routes``, HEAD taken as GET; else
+        (None, the methods the path takes: empty for an unknown path)."""
         wanted = "GET" if method == "HEAD" else method
         allowed = []
-        for route in self.routes:
+        for route in routes:
             match = route.regex.match(path)
             if match:
                 if route.method == wanted:
                     return route, match.groupdict()
                 allowed.append(route.method)
-        if allowed:
-            if "GET" in allowed:
-                allowed.append("HEAD")
+        return None, allowed
+
+    def find_route(self, method, path):
+        """The API route for ``method`` on ``path`` (HEAD is GET without the body): 404 for an
+        unknown path, 405 with ``Allow`` for a method the path does not take."""
+        route, found = self.match_route(self.routes, method, path)
+        if route:
+            return route, found
+        if found:
+            allowed = found + (["HEAD"] if "GET" in found else [])
             message = "method %s is not allowed on %s; allowed: %s" % (method, self.prefix + path, ", ".join(allowed))
             raise HTTPError(405, message, {"Allow": ", ".join(allowed)})
         # The whole path, as the client sent it (a client compares it with what it asked for).
@@ -307,17 +315,17 @@ class Service:
 
     def handle_control(self, request):
         """Answer one control request: (status, body). No 405 here: a method a control path does
-        not take is as unknown as the path."""
+        not take is as unknown as the path (and HEAD is not GET)."""
         path = "/" + request.path[len("/_emulator/"):].strip("/")
-        for route in self.control_routes:
-            match = route.regex.match(path)
-            if match and route.method == request.method:
-                request.params = match.groupdict()
-                if not route.locked:
-                    return route.handler(request, **request.params)
-                with self.lock:
-                    return route.handler(request, **request.params)
-        raise HTTPError(404, {"error": "unknown control endpoint"})
+        route, params = self.match_route(self.control_routes, request.method, path) if request.method != "HEAD" \
+            else (None, None)
+        if route is None:
+            raise HTTPError(404, {"error": "unknown control endpoint"})
+        request.params = params
+        if not route.locked:
+            return route.handler(request, **params)
+        with self.lock:
+            return route.handler(request, **params)
 
     def control_health(self, request):
         return 200, {"status": "ok"}
