@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.sophia.ops.plugins.module_utils.fly_api import secret_digest
 from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import REGIONS
+from tests.support.emulators import empty_lambda
 from tests.support.modules import call_module
 
 EXAMPLES = int(os.environ.get("SOPHIA_HYPOTHESIS_EXAMPLES", "25"))
@@ -142,9 +143,7 @@ def test_fly_secret(fly_clean, secrets):
 @pytest.fixture
 def lambda_clean(lambda_api):
     def clean():
-        lambda_api.reset()
-        lambda_api.settings(boot_seconds=0.3, rate_limits=False)
-        lambda_api.api("POST", "/ssh-keys", json={"name": "ops", "public_key": KEY})
+        empty_lambda(lambda_api).api("POST", "/ssh-keys", json={"name": "ops", "public_key": KEY})
         return lambda_api
     return clean
 

@@ -25,7 +25,7 @@ import yaml
 
 from tests.platform.conftest import LocalDatabases
 from tests.support.ansible_cli import REPO_ROOT, ansible_env
-from tests.support.emulators import FlyEmulator, LambdaEmulator
+from tests.support.emulators import FlyEmulator, LambdaEmulator, empty_lambda
 from tests.support.secrets import Scanner, canary, local_vault_secret
 
 VAULT = REPO_ROOT / "vaults" / "local.yml"
@@ -60,7 +60,7 @@ def canary_env(tmp_path):
             part.start()
             started.append(part)
         fly.settings(transition_seconds=0.05)
-        lam.settings(boot_seconds=0.3, rate_limits=False)
+        empty_lambda(lam)
         yield {"fly": fly, "lambda": lam, "databases": databases, "vault_file": vault_file, "values": values}
     finally:
         for part in reversed(started):

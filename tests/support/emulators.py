@@ -221,13 +221,18 @@ def lambda_emulator(tmp_path_factory):
     contract_checked(emulator)
 
 
+def empty_lambda(emulator):
+    """The Lambda Cloud emulator emptied, with the clock every playbook and module test starts from: instances
+    boot fast, and no rate limits (the tests about throttling turn them back on)."""
+    emulator.reset()
+    emulator.settings(boot_seconds=0.3, rate_limits=False)
+    return emulator
+
+
 @pytest.fixture
 def lambda_api(lambda_emulator):
-    """The Lambda Cloud emulator, emptied before each test, with a fast clock and no rate limits
-    (the tests about throttling turn them back on)."""
-    lambda_emulator.reset()
-    lambda_emulator.settings(boot_seconds=0.3, rate_limits=False)
-    return lambda_emulator
+    """The Lambda Cloud emulator, emptied before each test (``empty_lambda``)."""
+    return empty_lambda(lambda_emulator)
 
 
 @pytest.fixture(scope="session")

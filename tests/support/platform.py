@@ -18,7 +18,7 @@ import tempfile
 import pytest
 
 from tests.support.ansible_cli import REPO_ROOT, playbook_stats, run_playbook
-from tests.support.emulators import free_port
+from tests.support.emulators import empty_lambda, free_port
 
 LOCAL_INVENTORY = REPO_ROOT / "inventories" / "local" / "hosts.yml"
 SERVICES = ["weaviate", "mcp_server", "vector_store", "unified_api", "agno_bridge", "agent_ui"]
@@ -137,8 +137,7 @@ def converged_site(fly_emulator, lambda_emulator, local_databases):
     """site.yml from empty, once per worker; its records saved on both emulators (``converged_platform``)
     and the run kept for the test that judges it (tests/platform/test_site.py)."""
     fly_emulator.reset()
-    lambda_emulator.reset()
-    lambda_emulator.settings(boot_seconds=0.3, rate_limits=False)
+    empty_lambda(lambda_emulator)
     # The machines' clock fast while converging, then back to what every test starts with.
     usual = fly_emulator.control("GET", "settings")["transition_seconds"]
     fly_emulator.settings(transition_seconds=0.05)
@@ -153,7 +152,9 @@ def converged_site(fly_emulator, lambda_emulator, local_databases):
 @pytest.fixture
 def converged_platform(platform, converged_site):
     """The whole platform as site.yml leaves it, put back on the emulators in milliseconds for each test
-    that starts from it, instead of converged again."""
+    that starts from it, instead of converged again. The loopback PostgreSQL and Redis are not put back: they
+    are the session's (``local_databases``), which site.yml only checks and no test writes to (the
+    backup tests, which need data in a database, start a PostgreSQL of their own: tests/platform/test_backups.py)."""
     platform.fly.restore_state(CONVERGED)
     platform.lam.restore_state(CONVERGED)
     return platform
