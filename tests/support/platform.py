@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import pytest
 
+from emulators.stack import free_port
 from tests.support.ansible_cli import REPO_ROOT, playbook_stats, run_playbook
-from tests.support.emulators import empty_lambda, free_port
+from tests.support.emulators import empty_lambda
 
 LOCAL_INVENTORY = REPO_ROOT / "inventories" / "local" / "hosts.yml"
 SERVICES = ["weaviate", "mcp_server", "vector_store", "unified_api", "agno_bridge", "agent_ui"]
@@ -86,7 +88,7 @@ class PlayRun:
 
 
 class LocalDatabases:
-    """The loopback PostgreSQL and Redis of ``scripts/local-emulators``, on free ports and a state directory
+    """The loopback PostgreSQL and Redis of the local stack (emulators/stack.py), on free ports and a state directory
     of their own, with the local vault's passwords (the preflight of every run checks them)."""
 
     def __init__(self):
@@ -101,7 +103,7 @@ class LocalDatabases:
 
     def script(self, command):
         env = dict(os.environ, SOPHIA_EMULATOR_DIR=self.state_dir, SOPHIA_LOCAL_BACKEND="record", **self.env)
-        return subprocess.run([str(REPO_ROOT / "scripts" / "local-emulators"), command, "postgres", "redis"],
+        return subprocess.run([sys.executable, "-m", "emulators.stack", command, "postgres", "redis"],
                               cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 
     def start(self):
