@@ -12,7 +12,6 @@ import collections
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,64 +22,32 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # bench/run runs harness.py as a script: the emulators package is beside bench/
+
+from emulators import stack  # noqa: E402  pylint: disable=wrong-import-position
+
 METHODS = ("GET", "POST", "PUT", "DELETE")
 # Every API call takes this long on top of its own work (the issue's "80 ms per API call").
 LATENCY_MS = 80
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-# kind -> (module to run, API prefix)
-KINDS = {"fly": ("emulators.fly", "/v1"), "lambda": ("emulators.lambda_cloud", "/api/v1")}
+# kind -> (package under emulators/, API prefix)
+KINDS = {"fly": ("fly", "/v1"), "lambda": ("lambda_cloud", "/api/v1")}
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Emulator:
-    """One emulator process (``python -m emulators.<module>``) of a ``kind`` in KINDS, and its control surface."""
+class Emulator(stack.Emulator):
+    """One emulator process (emulators/stack.py starts it) of a ``kind`` in KINDS, and its control surface."""
 
     def __init__(self, kind, work_dir, name, flags=()):
+        package, api_prefix = KINDS[kind]
+        data_dir = Path(work_dir) / name
+        super().__init__(package, data_dir, "bench-%s-token-%s" % (name, os.urandom(8).hex()), extra_args=flags,
+                         log_path=data_dir / "emulator.log", label=name)
         self.kind = kind
-        self.module, api_prefix = KINDS[kind]
         self.name = name
-        self.port = free_port()
-        self.base_url = "http://127.0.0.1:%d" % self.port
         self.url = self.base_url + api_prefix
-        self.token = "bench-%s-token-%s" % (name, os.urandom(8).hex())
-        self.data_dir = Path(work_dir) / name
-        self.flags = list(flags)
         self.session = requests.Session()
-        self.process = None
         # What the sophia.ops or naive playbooks left behind ("empty", "converged", ...).
         self.state = "empty"
-
-    def start(self, deadline_seconds=20):
-        self.data_dir.mkdir(parents=True)
-        cmd = [sys.executable, "-m", self.module, "--host", "127.0.0.1", "--port", str(self.port),
-               "--data-dir", str(self.data_dir), "--token", self.token] + self.flags
-        with open(self.data_dir / "emulator.log", "wb") as log:
-            self.process = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + deadline_seconds
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                if self.session.get(self.base_url + "/_emulator/health", timeout=1).ok:
-                    return
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("%s emulator did not start; see %s" % (self.name, self.data_dir / "emulator.log"))
-
-    def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
     # ------------------------------------------------------------ control surface
     def control(self, method, path, body=None, params=None):

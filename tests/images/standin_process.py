@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 
+from emulators.stack import free_port
 from tests.support.ansible_cli import REPO_ROOT
-from tests.support.emulators import free_port
 
 STANDIN = REPO_ROOT / "images" / "standin" / "sophia_standin.py"
 

@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from emulators.stack import free_port
 from tests.images.standin_process import Standin, parse_metrics
-from tests.support.emulators import free_port
 
 
 @pytest.fixture

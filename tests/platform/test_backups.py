@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.emulators import free_port
+from emulators.stack import free_port
 
 NEW_IMAGE = "semitechnologies/weaviate:1.33.0"
 SNAPSHOT_TASK = "Volumes are snapshotted before a new image rolls out"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.emulators import free_port
+from emulators.stack import free_port
 from tests.platform.conftest import Platform
 from tests.support.ansible_cli import REPO_ROOT, ansible_env
 

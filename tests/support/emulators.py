@@ -6,67 +6,37 @@ Tests talk to the emulators over real HTTP, exactly as the modules do; the contr
 under ``/_emulator/`` lets a test inject faults, change state out of band and read the request
 log. Nothing here needs the collection: the emulators' own tests (tests/emulators) stand on
 this and tests/support/openapi_contract.py alone. Registered for the whole suite as a plugin
-by tests/conftest.py, which also re-exports the classes and ``free_port``.
+by tests/conftest.py. The processes themselves are started as emulators/stack.py starts them all.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 
 import pytest
 import requests
 
-from tests.support.ansible_cli import REPO_ROOT
+from emulators.stack import Emulator, StartError
 from tests.support.openapi_contract import ContractChecker, contract_opted_out, missing_spec
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class EmulatorProcess:
-    """One emulator server (``python -m emulators.<name>``) and its control surface."""
+class EmulatorProcess(Emulator):
+    """One emulator server (``python -m emulators.<name>``, started by emulators.stack) and its control surface."""
 
     def __init__(self, name, data_dir, token, extra_args=()):
-        self.name = name
-        self.token = token
-        self.port = free_port()
-        self.base_url = "http://127.0.0.1:%d" % self.port
-        self.data_dir = str(data_dir)
-        self.log_path = os.path.join(self.data_dir, "%s.log" % name)
         # Every answer, whole, for the OpenAPI contract check at the end of the session.
-        self.capture_path = os.path.join(self.data_dir, "answers.jsonl")
-        self.extra_args = ["--capture-file", self.capture_path] + list(extra_args)
-        self.process = None
+        capture_path = os.path.join(os.fspath(data_dir), "answers.jsonl")
+        super().__init__(name, data_dir, token, extra_args=["--capture-file", capture_path] + list(extra_args))
+        self.capture_path = capture_path
         self.session = requests.Session()
 
-    def start(self, deadline_seconds=20):
-        os.makedirs(self.data_dir, exist_ok=True)
-        cmd = [sys.executable, "-m", "emulators.%s" % self.name, "--host", "127.0.0.1",
-               "--port", str(self.port), "--data-dir", self.data_dir, "--token", self.token]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(cmd + self.extra_args, cwd=REPO_ROOT, stdout=log,
-                                            stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + deadline_seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if self.session.get(self.base_url + "/_emulator/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        with open(self.log_path, encoding="utf-8", errors="replace") as log:
-            raise RuntimeError("%s emulator did not start:\n%s" % (self.name, log.read()[-4000:]))
+    def start(self, deadline_seconds=20, detach=False):
+        try:
+            return super().start(deadline_seconds, detach)
+        except StartError:
+            raise RuntimeError("%s emulator did not start:\n%s" % (self.name, self.log_tail())) from None
 
     def contract_problems(self):
         """Answers given so far that break the OpenAPI document (beyond the documented deviations)."""
@@ -74,15 +44,6 @@ class EmulatorProcess:
         if not checker.available:
             return None
         return checker.check_file(self.capture_path)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
     # --- control surface -------------------------------------------------
     def control(self, method, path, **kwargs):
