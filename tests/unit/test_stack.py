@@ -33,22 +33,27 @@ def test_the_stack_is_named_as_the_lookup_names_it(state):
 
 
 def test_the_ports_written_are_the_ones_the_lookup_and_env_give(state):
-    for name, port in {"fly": 4101, "lambda": 4102, "postgres": 4103, "redis": 4104}.items():
+    # Free ports, though nothing listens here: only the numbers go through the files.
+    ports = {name: stack.free_port() for name in ("fly", "lambda", "postgres", "redis")}
+    for name, port in ports.items():
         (state / ("%s.port" % name)).write_text("%d\n" % port)
+    fly_url, lambda_url = "http://127.0.0.1:%d/v1" % ports["fly"], "http://127.0.0.1:%d/api/v1" % ports["lambda"]
     assert local(state).env_lines(["fly", "lambda", "postgres", "redis"]) == [
-        "export FLY_API_URL=http://127.0.0.1:4101/v1",
-        "export LAMBDA_API_URL=http://127.0.0.1:4102/api/v1",
-        "export SOPHIA_POSTGRES_HOST=127.0.0.1 SOPHIA_POSTGRES_PORT=4103",
-        "export SOPHIA_REDIS_HOST=127.0.0.1 SOPHIA_REDIS_PORT=4104",
+        "export FLY_API_URL=" + fly_url,
+        "export LAMBDA_API_URL=" + lambda_url,
+        "export SOPHIA_POSTGRES_HOST=127.0.0.1 SOPHIA_POSTGRES_PORT=%d" % ports["postgres"],
+        "export SOPHIA_REDIS_HOST=127.0.0.1 SOPHIA_REDIS_PORT=%d" % ports["redis"],
     ]
-    assert local_stack.VALUES["fly_api_url"]() == "http://127.0.0.1:4101/v1"
-    assert local_stack.VALUES["lambda_api_url"]() == "http://127.0.0.1:4102/api/v1"
-    assert (local_stack.VALUES["postgres_port"](), local_stack.VALUES["redis_port"]()) == (4103, 4104)
+    assert local_stack.VALUES["fly_api_url"]() == fly_url
+    assert local_stack.VALUES["lambda_api_url"]() == lambda_url
+    written = (local_stack.VALUES["postgres_port"](), local_stack.VALUES["redis_port"]())
+    assert written == (ports["postgres"], ports["redis"])
 
 
 def test_a_stand_in_without_a_port_file_is_left_out_of_env(state):
-    (state / "fly.port").write_text("4101\n")
-    assert local(state).env_lines(["fly", "lambda"]) == ["export FLY_API_URL=http://127.0.0.1:4101/v1"]
+    port = stack.free_port()
+    (state / "fly.port").write_text("%d\n" % port)
+    assert local(state).env_lines(["fly", "lambda"]) == ["export FLY_API_URL=http://127.0.0.1:%d/v1" % port]
 
 
 def test_the_backend_chosen_at_start_is_kept_for_the_commands_after(state):
@@ -81,10 +86,11 @@ def test_port_zero_picks_a_free_port(state):
 
 
 def test_the_emulator_command_line_is_the_one_emulators_take():
-    emulator = stack.Emulator("lambda_cloud", "/tmp/data", "key", port=4999, extra_args=["--boot-seconds", "0.1"])
-    assert emulator.base_url == "http://127.0.0.1:4999"
+    port = stack.free_port()  # nothing starts: only the command line is read
+    emulator = stack.Emulator("lambda_cloud", "/tmp/data", "key", port=port, extra_args=["--boot-seconds", "0.1"])
+    assert emulator.base_url == "http://127.0.0.1:%d" % port
     assert emulator.command() == [sys.executable, "-m", "emulators.lambda_cloud", "--host", "127.0.0.1", "--port",
-                                  "4999", "--data-dir", "/tmp/data", "--token", "key", "--boot-seconds", "0.1"]
+                                  str(port), "--data-dir", "/tmp/data", "--token", "key", "--boot-seconds", "0.1"]
     assert emulator.log_path == "/tmp/data/lambda_cloud.log"
     assert stack.Emulator("fly", "/tmp/data", "t").port > 0  # a free one when none is given
 
