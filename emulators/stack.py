@@ -569,25 +569,18 @@ class LocalStack:
         self.say("stack %s removed (containers, volumes, networks)" % self.stack)
 
     # --- one stand-in, whichever backend
-    def start_one(self, name):
+    def act_on(self, verb, name):
+        """``start`` or ``stop`` one stand-in: an API emulator, a container of the stack, or a local process."""
         if name in API_EMULATORS:
-            self.start_emulator(name)
+            getattr(self, verb + "_emulator")(name)
         elif self.backend == "docker":
-            self.start_datastore(name)
+            getattr(self, verb + "_datastore")(name)
         else:
-            getattr(self, "start_" + name)()
-
-    def stop_one(self, name):
-        if name in API_EMULATORS:
-            self.stop_emulator(name)
-        elif self.backend == "docker":
-            self.stop_datastore(name)
-        else:
-            getattr(self, "stop_" + name)()
+            getattr(self, verb + "_" + name)()
 
     def status_one(self, name):
         port = self.read(name + ".port") or "?"
-        if self.backend == "docker" and name in ("postgres", "redis"):
+        if self.backend == "docker" and name not in API_EMULATORS:
             running = self.container_running(name)
             where = "container %s-%s" % (self.stack, name)
         else:
@@ -634,7 +627,7 @@ class LocalStack:
             self.say("backend %s -> %s: the emulators' state starts afresh" % (previous, self.backend))
         self.write("backend", self.backend)
         for name in names:
-            self.start_one(name)
+            self.act_on("start", name)
         if self.backend == "docker":  # for the inventory (sophia.ops.local_stack): SSH and scrapes come from there
             self.start_datastore("logsink")
             self.ensure_public_network()
@@ -642,15 +635,15 @@ class LocalStack:
 
     def stop(self, names):
         for name in names:
-            self.stop_one(name)
+            self.act_on("stop", name)
         if self.backend == "docker":
             self.stop_datastore("logsink")
 
     def restart(self, names):
         for name in names:
-            self.stop_one(name)
+            self.act_on("stop", name)
         for name in names:
-            self.start_one(name)
+            self.act_on("start", name)
 
     def destroy(self, names):
         self.stop(names)
