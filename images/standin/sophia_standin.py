@@ -324,9 +324,10 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as error:  # noqa: BLE001 (a fixture answers 500 and says why on stderr)
             self.log_error("%s %s failed: %s: %s", method, path, type(error).__name__, error)
             body, content_type = self._json({"error": "internal error"}), "application/json"
-        self._send(status, body, content_type, head=(method == "HEAD"))
+        # Counted before the answer goes out: a client that has its answer finds it in /metrics.
         seconds = time.perf_counter() - started
         self.metrics.observe(method, template, status, seconds)
+        self._send(status, body, content_type, head=(method == "HEAD"))
         line = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "service": self.config.service,
                 "request_id": self.request_id, "method": method, "path": path, "status": status,
                 "duration_ms": round(seconds * 1000, 3)}
