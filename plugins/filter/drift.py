@@ -122,18 +122,25 @@ def _secrets(report, result):
                    found=None if missing else "(other value)", wanted="(vault value)")
 
 
+# The order the report names address kinds in.
+IP_KINDS = ("private_v6", "v6", "shared_v4", "v4")
+
+
 def _ips(report, result):
-    for item in (result or {}).get("results") or []:
-        if not _changed(item):
-            continue
-        kind = item.get("item")
-        # A released address leaves none behind; an assigned one is in the answer.
-        if not (item.get("fly_ip") or {}).get("addresses"):
-            addresses = ((item.get("diff") or {}).get("before") or {}).get("addresses") or []
-            shown = " (%s)" % ", ".join(addresses) if addresses else ""
-            report.add("ip", kind, "release", "IP %s%s present, not wanted" % (kind, shown), found=addresses or kind)
-        else:
+    """The one fly_ip task of a service (types, exclusive): what it assigned and released."""
+    if not _changed(result):
+        return
+    ips = result.get("fly_ip") or {}
+    assigned = {body["type"] for body in ips.get("assigned") or []}
+    released = {}
+    for address in ips.get("released") or []:
+        released.setdefault(address["type"], []).append(address["ip"])
+    for kind in IP_KINDS:
+        if kind in assigned:
             report.add("ip", kind, "assign", "IP %s missing" % kind, wanted=kind)
+        if kind in released:
+            report.add("ip", kind, "release", "IP %s (%s) present, not wanted" % (kind, ", ".join(released[kind])),
+                       found=released[kind])
 
 
 def _certificates(report, result):

@@ -80,6 +80,12 @@ CASES = {
         module="fly_ip", args={"type": "v6", "region": "iad"},
         fault=("POST", r"/ip_assignments$"),
         check=lambda fly, app: [ip["region"] for ip in ips(fly, app)] == ["iad"]),
+    "ip kinds at once": dict(
+        module="fly_ip", args={"types": ["private_v6", "v6"], "exclusive": True},
+        setup=lambda fly, app: fly.api("POST", "/apps/%s/ip_assignments" % app, json={"type": "shared_v4"}),
+        fault=("POST", r"/ip_assignments$"),
+        check=lambda fly, app: sorted(ip["ip"].startswith("fdaa:") for ip in ips(fly, app)) == [False, True]
+        and not any(ip.get("shared") for ip in ips(fly, app))),
     "ip release": dict(
         module="fly_ip", args={"type": "v6", "state": "absent"},
         setup=lambda fly, app: fly.api("POST", "/apps/%s/ip_assignments" % app, json={"type": "v6"}),

@@ -49,17 +49,18 @@ def service(name="weaviate", app_changed=False, secrets=None, ips=None, certific
         "error": error,
         "app": {"changed": app_changed, "fly_app": {"name": APP}},
         "secrets": secrets or {"changed": False, "skipped": True},
-        "ips": ips or {"results": [ip("private_v6", present=True, changed=False)]},
+        "ips": ips or ip_result(),
         "certificates": certificates or {"results": [], "skipped": True},
         "groups": groups if groups is not None else {"app": group([machine("m1")], summary(unchanged=["m1"]))},
     }
 
 
-def ip(kind, present, changed, address="fdaa:0:1::3"):
-    result = {"item": kind, "changed": changed, "fly_ip": {"addresses": [{"ip": address, "type": kind}] if present else []}}
-    if changed and not present:
-        result["diff"] = {"before": {"addresses": [address]}, "after": {"addresses": []}}
-    return result
+def ip_result(assigned=(), released=()):
+    """The service's one fly_ip task (types, exclusive): the kinds it assigned, the (kind, address) it released."""
+    return {"changed": bool(assigned or released),
+            "fly_ip": {"addresses": [{"ip": "fdaa:0:1::3", "type": "private_v6"}],
+                       "assigned": [{"type": kind} for kind in assigned],
+                       "released": [{"ip": address, "type": kind} for kind, address in released]}}
 
 
 def group(current, plan, diff=None, changed=None):
@@ -141,8 +142,7 @@ def test_without_a_diff_the_listing_tells_missing_from_different():
 
 
 def test_addresses_and_certificates():
-    released = ip("v4", present=False, changed=True, address="137.66.1.2")
-    ips = {"results": [ip("private_v6", present=True, changed=True), released, ip("v6", present=True, changed=False)]}
+    ips = ip_result(assigned=["private_v6"], released=[("v4", "137.66.1.2")])
     certificates = {"results": [{"item": "app.sophia.localhost", "changed": True},
                                 {"item": "www.sophia.localhost", "changed": False}]}
     entries = drift_report([service("agent_ui", ips=ips, certificates=certificates)])
