@@ -65,7 +65,7 @@ PYTEST_WORKERS ?= 3
 FAULT_RECORDS := tests/output/fault-records
 
 pytest: setup
-	SOPHIA_REQUIRE_DOCKER=1 SOPHIA_FAULT_RECORDS=$(FAULT_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15; status=$$?; \
+	SOPHIA_REQUIRE_DOCKER=1 SOPHIA_FAULT_RECORDS=$(FAULT_RECORDS) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal --durations=15 --cpu-report=20; status=$$?; \
 	  scripts/reliability-report --records $(FAULT_RECORDS) --output tests/output/reliability.md; exit $$status
 
 # docs/reliability.md from the last `make pytest` (so `make pytest reliability-report` refreshes it);

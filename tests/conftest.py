@@ -20,8 +20,9 @@ from tests.support.ansible_cli import REPO_ROOT  # noqa: E402
 # The emulators and their fixtures: tests/support/emulators.py.
 # Docker-marked tests (skip or fail without an engine) and their own stacks: tests/support/docker.py.
 # The local environment of the playbook runs (``platform``, ``local_databases``): tests/support/platform.py.
-pytest_plugins = ["tests.support.fault_records", "tests.support.emulators", "tests.support.docker",
-                  "tests.support.platform"]
+# The CPU each test costs (--cpu-report): tests/support/cpu_report.py.
+pytest_plugins = ["tests.support.fault_records", "tests.support.cpu_report", "tests.support.emulators",
+                  "tests.support.docker", "tests.support.platform"]
 
 # The collection's Python (module_utils) is importable as
 # ansible_collections.sophia.ops.*, the way Ansible itself loads it.
