@@ -145,10 +145,12 @@ def survey_spec_problems(survey):
         if not isinstance(question, dict):
             problems.append("%s: not an object" % where)
             continue
-        for field, kind in (("type", str), ("question_name", str), ("variable", str), ("required", bool)):
-            if not isinstance(question.get(field), kind):
-                problems.append("%s: %r missing or not a %s" % (where, field, kind.__name__))
-        if problems:
+        missing = ["%s: %r missing or not a %s" % (where, field, kind.__name__)
+                   for field, kind in (("type", str), ("question_name", str), ("variable", str), ("required", bool))
+                   if not isinstance(question.get(field), kind)]
+        if missing:
+            # This question's other rules need these fields; the next questions are checked all the same.
+            problems += missing
             continue
         if question["variable"] in seen:
             problems.append("%s: variable %r asked twice" % (where, question["variable"]))
@@ -169,7 +171,8 @@ def survey_spec_problems(survey):
                 problems.append("%s: a %s question needs choices" % (where, qtype))
                 continue
             choices = choices.splitlines() if isinstance(choices, str) else choices
-            defaults = [d for d in (default.splitlines() if isinstance(default, str) else default) if d.strip()]
+            listed = default.splitlines() if isinstance(default, str) else default
+            defaults = [d for d in listed if not isinstance(d, str) or d.strip()]
             if qtype == "multiplechoice" and len(defaults) > 1:
                 problems.append("%s: a multiplechoice question takes one default" % where)
             if any(d not in choices for d in defaults):
@@ -212,6 +215,22 @@ def answer_problems(question, value):
     return problems
 
 
+def survey_questions(template):
+    return template["survey_spec"]["spec"] if template.get("survey_enabled") else []
+
+
+def survey_defaults(template):
+    """The survey's defaults that pass their own question (AWX drops the others at launch)."""
+    return {q["variable"]: q["default"] for q in survey_questions(template)
+            if q.get("default") is not None and not answer_problems(q, q["default"])}
+
+
+def template_owned_keys(template, answers=None):
+    """The extra vars whose value at launch is the template's own: the only ones AWX leaves templatable. A survey
+    answer or default of the same name is the launcher's, and unsafe like every other answer."""
+    return set(template.get("extra_vars") or {}) - set(answers or {}) - set(survey_defaults(template))
+
+
 def launch_extra_vars(template, answers=None):
     """The extra vars of a job launched from ``template`` with survey ``answers``: the template's extra vars, the
     survey's defaults that pass their own question, then the answers. Raises ValueError with AWX's reasons when
@@ -219,13 +238,11 @@ def launch_extra_vars(template, answers=None):
     asks for on a template that does not prompt for variables)."""
     answers = dict(answers or {})
     extra_vars = dict(template.get("extra_vars") or {})
-    questions = template["survey_spec"]["spec"] if template.get("survey_enabled") else []
+    extra_vars.update(survey_defaults(template))
+    questions = survey_questions(template)
     problems = []
     for question in questions:
         variable = question["variable"]
-        default = question.get("default")
-        if default is not None and not answer_problems(question, default):
-            extra_vars[variable] = default
         if variable in answers:
             problems += answer_problems(question, answers[variable])
         elif question["required"] and variable not in extra_vars:
@@ -566,7 +583,7 @@ class AwxJobs:
                 "awx_job_template_name": template["name"], "awx_project_revision": self.revision,
                 "awx_inventory_name": template["inventory"], "awx_execution_node": "localhost"}
         (private_data_dir / "env" / "extravars").write_text(
-            unsafe_yaml(dict(extra_vars, **meta), safe=set(template.get("extra_vars") or {})))
+            unsafe_yaml(dict(extra_vars, **meta), safe=template_owned_keys(template, answers)))
         os.chmod(private_data_dir / "env" / "extravars", 0o600)
 
         args = ["-u", "root"]

@@ -81,6 +81,17 @@ def test_required_is_a_boolean_not_a_string_that_reads_like_one():
     assert problems_of(question(required="true")) == ["survey 'Scale' question 0: 'required' missing or not a bool"]
 
 
+def test_a_broken_question_does_not_hide_the_next_one_s_problems():
+    problems = problems_of(question(variable=None), question(variable="count", type="integer", default="two"))
+    assert problems[0] == "survey 'Scale' question 0: 'variable' missing or not a str"
+    assert "survey 'Scale' question 1: default 'two' is not a integer" in problems
+
+
+def test_a_choice_default_listed_with_a_number_is_refused_not_a_crash():
+    problems = problems_of(question(type="multiselect", choices=["api", "worker"], default=["api", 2]))
+    assert "survey 'Scale' question 0: default ['api', 2] is not one of the choices" in problems
+
+
 def test_a_variable_asked_twice_is_refused_at_its_second_question():
     problems = problems_of(question(), question(variable="count", type="integer"), question(question_name="Again"))
     assert problems == ["survey 'Scale' question 2: variable 'service' asked twice"]
@@ -405,6 +416,18 @@ def test_a_safe_top_level_key_keeps_its_whole_value_templatable():
                                  "answer": ("unsafe", "{{ z }}")}
     # Only a top-level key is looked up in ``safe``: a nested key of the same name is still unsafe.
     assert load_marked(awx.unsafe_yaml({"outer": {"x": "v"}}, safe={"x"})) == {"outer": {"x": ("unsafe", "v")}}
+
+
+def test_only_the_template_s_own_extra_vars_stay_templatable():
+    launched = template(question(variable="service", default="{{ all }}"), question(variable="region"),
+                        extra_vars={"greeting": "{{ hello }}", "service": "api", "region": "{{ home }}"},
+                        ask_variables_on_launch=True)
+    answers = {"region": "{{ lookup('env', 'HOME') }}"}
+    # Overridden by a survey default or an answer, a template's variable is the launcher's: unsafe like any answer.
+    assert awx.template_owned_keys(launched, answers) == {"greeting"}
+    text = awx.unsafe_yaml(awx.launch_extra_vars(launched, answers), safe=awx.template_owned_keys(launched, answers))
+    assert load_marked(text) == {"greeting": "{{ hello }}", "service": ("unsafe", "{{ all }}"),
+                                 "region": ("unsafe", "{{ lookup('env', 'HOME') }}")}
 
 
 def test_unsafe_yaml_is_yaml_a_plain_loader_reads_back():
