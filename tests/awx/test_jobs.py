@@ -183,15 +183,20 @@ def test_the_workflow_from_empty_then_site_drift_and_the_gpu_bootstrap(platform,
     fly.api("POST", "/apps/%s/secrets" % api_app, json={"values": {"JWT_SECRET": None}})
     weaviate = fly.machines_now(weaviate_app)[0]
     fly.drift_machine(weaviate_app, weaviate["id"], config={"guest": {"memory_mb": 1024}})
+    # Limited on launch (every template but teardown prompts for a limit) to the two services that drifted:
+    # the workflow's own drift check has just compared all of them.
+    drifted = "unified_api:weaviate"
     fly_seq = fly.last_seq()
-    found = run(": drift check", expect="failed", verbosity=4)
+    found = run(": drift check", expect="failed", verbosity=4, limit=drifted)
     assert fly.writes_since(fly_seq) == []
-    assert "-vvvv" in found.cmdline
+    assert "-vvvv" in found.cmdline and "-l %s" % drifted in found.cmdline
+    ran_on = set().union(*(found.stats.get(kind) or {} for kind in ("ok", "failures", "skipped")))
+    assert ran_on == {"unified_api", "weaviate"}, found.stats
     [report] = found.messages("Report")
     assert report[0] == "2 drifted resource(s) in local (found -> wanted, nothing changed):", report
     assert set(report[1:]) == {"unified_api: secret JWT_SECRET missing (would set)",
                                "weaviate: machine %s guest.memory_mb 1024 -> 2048 (would update)" % weaviate["id"]}
-    run(": drift fix")
+    run(": drift fix", limit=drifted)
     assert "JWT_SECRET" in {s["name"] for s in fly.api("GET", "/apps/%s/secrets" % api_app).json()["secrets"]}
     assert fly.machines_now(weaviate_app)[0]["config"]["guest"]["memory_mb"] == 2048
 
