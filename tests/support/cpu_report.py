@@ -25,37 +25,22 @@ def pytest_addoption(parser):
                      help="print the N tests that used the most CPU (their own and their subprocesses')")
 
 
-_SPENT = pytest.StashKey[dict]()
+_MARK = pytest.StashKey[float]()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item):
-    begun = cpu_now()
+def pytest_runtest_protocol(item, nextitem):
+    item.stash[_MARK] = cpu_now()
     yield
-    item.stash.setdefault(_SPENT, {})["setup"] = cpu_now() - begun
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    begun = cpu_now()
-    yield
-    item.stash.setdefault(_SPENT, {})["call"] = cpu_now() - begun
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item):
-    begun = cpu_now()
-    yield
-    item.stash.setdefault(_SPENT, {})["teardown"] = cpu_now() - begun
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Each phase's report carries its CPU (made right after the phase, so the figure is there)."""
+    """A report is made right after its phase (setup, call, teardown): the CPU since the last mark is the phase's."""
     outcome = yield
-    spent = item.stash.get(_SPENT, {}).get(call.when)
-    if spent is not None:
-        outcome.get_result().user_properties.append((KEY, spent))
+    now = cpu_now()
+    outcome.get_result().user_properties.append((KEY, now - item.stash.get(_MARK, now)))
+    item.stash[_MARK] = now
 
 
 def pytest_terminal_summary(terminalreporter, config):
