@@ -306,6 +306,8 @@ class Service:
         add("POST", r"/reset", self.control_reset)
         # Empty path parts are names too, as they always were.
         add("POST", r"/states/(?P<name>[^/]*)/(?P<action>save|restore)", self.saved_state)
+        add("GET", r"/states/(?P<name>[^/]*)", self.export_state)
+        add("PUT", r"/states/(?P<name>[^/]*)", self.import_state)
         add("GET", r"/requests", self.control_requests)
         add("POST", r"/faults", self.add_fault)
         add("DELETE", r"/faults", self.clear_faults)
@@ -354,6 +356,27 @@ class Service:
         self.replace_settings(dict(self.default_settings, **self.store.get_meta("settings", {})))
         self.apply_settings()
         return 200, {"restored": name}
+
+    def export_state(self, request, name):
+        """``GET states/{name}``: what ``states/{name}/save`` kept, for another emulator's ``PUT states/{name}``."""
+        state = self.store.export_saved(name)
+        if state is None:
+            raise HTTPError(404, "no state saved as %s" % name)
+        return 200, state
+
+    def import_state(self, request, name):
+        """``PUT states/{name}``: keep another emulator's saved state here under ``name`` (restore puts it back)."""
+        if not self.restorable():
+            raise HTTPError(409, "a saved state holds records only; this backend runs containers")
+        state = request.json()
+        if not isinstance(state, dict) or not isinstance(state.get("documents"), list) \
+                or not isinstance(state.get("meta"), list):
+            raise HTTPError(400, "a saved state is {documents: [...], meta: [...]}, as GET states/{name} gives it")
+        try:
+            self.store.import_saved(name, state)
+        except ValueError as exc:
+            raise HTTPError(400, str(exc)) from None
+        return 200, {"imported": name, "documents": len(state["documents"])}
 
     def control_requests(self, request):
         try:

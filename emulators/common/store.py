@@ -98,6 +98,37 @@ class Store:
         self.db.execute("INSERT INTO saved_documents SELECT ?, kind, key, parent, body, seq FROM documents", (name,))
         self.db.execute("INSERT INTO saved_meta SELECT ?, name, body FROM meta", (name,))
 
+    def export_saved(self, name):
+        """What ``save(name)`` kept, as JSON-ready lists; None when nothing was saved under that name."""
+        documents = [list(row) for row in self.db.execute(
+            "SELECT kind, key, parent, body, seq FROM saved_documents WHERE name=? ORDER BY seq", (name,))]
+        meta = [list(row) for row in self.db.execute("SELECT key, body FROM saved_meta WHERE name=?", (name,))]
+        if not documents and not meta:
+            return None
+        return {"documents": documents, "meta": meta}
+
+    def import_saved(self, name, state):
+        """Keep ``state`` (another store's ``export_saved``) under ``name``, as if ``save(name)`` had made it
+        here: one emulator's converged platform restored on another's. All of it or, raising ValueError,
+        nothing."""
+        try:
+            documents = [(name, str(kind), str(key), None if parent is None else str(parent), json.dumps(json.loads(body)),
+                          int(seq)) for kind, key, parent, body, seq in state["documents"]]
+            meta = [(name, str(key), json.dumps(json.loads(body))) for key, body in state["meta"]]
+        except (TypeError, ValueError) as exc:
+            raise ValueError("a saved state's rows are [kind, key, parent, body, seq] and [name, body], "
+                             "each body JSON text: %s" % exc) from None
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("DELETE FROM saved_documents WHERE name=?", (name,))
+            self.db.execute("DELETE FROM saved_meta WHERE name=?", (name,))
+            self.db.executemany("INSERT INTO saved_documents VALUES (?, ?, ?, ?, ?, ?)", documents)
+            self.db.executemany("INSERT INTO saved_meta VALUES (?, ?, ?)", meta)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def restore(self, name):
         """Put back what ``save(name)`` kept; False when nothing was saved under that name. The request log
         goes on, as after a reset."""

@@ -49,6 +49,37 @@ def test_the_settings_dict_is_changed_in_place(service):
     assert service.settings is settings and settings["rate_limits"] is False
 
 
+def test_a_saved_state_moves_to_another_emulator_of_the_kind(tmp_path):
+    here, there = (FlyService(Store(str(tmp_path / name)), "token") for name in ("here", "there"))
+    here.store.put("app", "one", {"name": "one"})
+    control(here, "POST", "settings", {"transition_seconds": 0.25})
+    control(here, "POST", "states/converged/save")
+    with pytest.raises(HTTPError) as refused:
+        control(there, "GET", "states/converged")
+    assert refused.value.status == 404
+    status, state = control(here, "GET", "states/converged")
+    assert status == 200 and [row[:2] for row in state["documents"]] == [["app", "one"]]
+    assert control(there, "PUT", "states/converged", json.loads(json.dumps(state))) == (
+        200, {"imported": "converged", "documents": 1})
+    assert control(there, "GET", "apps/one/machines") == (200, [])  # kept, not yet put back
+    assert there.store.get("app", "one") is None
+    assert control(there, "POST", "states/converged/restore") == (200, {"restored": "converged"})
+    assert there.store.get("app", "one") == {"name": "one"}
+    assert control(there, "GET", "settings")[1]["transition_seconds"] == 0.25
+
+
+@pytest.mark.parametrize("body", [{"documents": [["app", "one", None, {"not": "text"}, 1]], "meta": []},
+                                  {"documents": [["app", "one"]], "meta": []}, {"documents": []}, {}])
+def test_a_state_that_is_not_a_saved_one_is_refused_and_nothing_is_kept(tmp_path, body):
+    service = FlyService(Store(str(tmp_path)), "token")
+    service.store.put("app", "kept", {"name": "kept"})
+    control(service, "POST", "states/converged/save")
+    with pytest.raises(HTTPError) as refused:
+        control(service, "PUT", "states/converged", body)
+    assert refused.value.status == 400
+    assert [row[1] for row in control(service, "GET", "states/converged")[1]["documents"]] == ["kept"]
+
+
 @pytest.mark.parametrize("method, path", [("PUT", "faults"), ("HEAD", "health"), ("GET", "reset"),
                                           ("POST", "states/one/forget"), ("POST", "states/a/b/save"),
                                           ("GET", "nothing"), ("GET", "")])

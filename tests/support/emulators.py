@@ -64,6 +64,14 @@ class EmulatorProcess(Emulator):
         """Put back what ``save_state(name)`` kept, settings with it; faults and limits cleared."""
         self.control("POST", "states/%s/restore" % name)
 
+    def export_state(self, name):
+        """What ``save_state(name)`` kept, as JSON, for another emulator's ``import_state``."""
+        return self.control("GET", "states/%s" % name)
+
+    def import_state(self, name, state):
+        """Keep another emulator's ``export_state`` here under ``name``; ``restore_state(name)`` puts it back."""
+        self.control("PUT", "states/%s" % name, json=state)
+
     def requests_since(self, seq=0):
         """Logged API requests (``/_emulator`` calls are not logged) with ``seq`` > ``seq``."""
         return self.control("GET", "requests", params={"since": seq})["requests"]
