@@ -10,11 +10,14 @@ inventory elsewhere; the fleet plugin's cache is left out so that two runs never
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -135,9 +138,34 @@ CONVERGED = "converged"
 
 
 @pytest.fixture(scope="session")
-def converged_site(fly_emulator, lambda_emulator, local_databases):
-    """site.yml from empty, once per worker; its records saved on both emulators (``converged_platform``)
-    and the run kept for the test that judges it (tests/platform/test_site.py)."""
+def converged_site(fly_emulator, lambda_emulator, local_databases, tmp_path_factory, worker_id):
+    """site.yml from empty, once per session: the first worker that needs it converges its own emulators and
+    leaves what the run made for the others (both emulators' records, the database dump it kept, the run
+    itself for tests/platform/test_site.py, which judges it), which take it in milliseconds. Either way the
+    records end up saved on this worker's emulators for ``converged_platform``."""
+    # Under xdist every worker's temporary root sits in the session's one.
+    root = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    shared = root / "converged-site"
+    backups = Path(local_databases.env["SOPHIA_BACKUP_DIR"])
+    with open(root / "converged-site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a worker that comes while another converges waits for its records
+        if (shared / "run.json").exists():
+            fly_emulator.import_state(CONVERGED, json.loads((shared / "fly.json").read_text()))
+            lambda_emulator.import_state(CONVERGED, json.loads((shared / "lambda.json").read_text()))
+            # The next run's backup step finds the dump it would keep already kept (the same empty database).
+            shutil.copytree(shared / "backups", backups, dirs_exist_ok=True)
+            return PlayRun(**json.loads((shared / "run.json").read_text()))
+        run = converge_from_empty(fly_emulator, lambda_emulator, local_databases)
+        shared.mkdir()
+        (shared / "fly.json").write_text(json.dumps(fly_emulator.export_state(CONVERGED)))
+        (shared / "lambda.json").write_text(json.dumps(lambda_emulator.export_state(CONVERGED)))
+        shutil.copytree(backups, shared / "backups")
+        (shared / "run.json").write_text(json.dumps({"rc": run.rc, "output": run.output, "stderr": run.stderr}))
+        return run
+
+
+def converge_from_empty(fly_emulator, lambda_emulator, local_databases):
+    """site.yml on emptied emulators, its records then saved on both as CONVERGED."""
     fly_emulator.reset()
     empty_lambda(lambda_emulator)
     # The machines' clock fast while converging, then back to what every test starts with.
