@@ -31,51 +31,52 @@ def deep_merge(base, changes):
     return merged
 
 
-class Control:
-    # The path after /_emulator, as Service.add_control_route takes it; empty names match as they always did.
-    CONTROL_ROUTES = [
-        ("POST", r"/images", "set_image_rule"),
-        ("GET", r"/proxy", "proxy_listeners"),
-        ("POST", r"/apps/(?P<app_name>[^/]*)/machines/(?P<machine_id>[^/]*)", "drift_machine"),
-        ("GET", r"/apps/(?P<app_name>[^/]*)/machines", "watch_machines"),
-    ]
+def set_image_rule(state, request):
+    # Kept in the store, where FlyState.image_rule reads them for the backends.
+    body = request.json()
+    if not isinstance(body.get("image"), str):
+        raise HTTPError(400, "image is required")
+    rules = state.store.get_meta("images", {})
+    rules[body["image"]] = {"healthy": bool(body.get("healthy", True)), "start": bool(body.get("start", True))}
+    state.store.put_meta("images", rules)
+    return 200, rules
 
-    def image_rule(self, image):
-        rules = self.store.get_meta("images", {})
-        return dict({"healthy": True, "start": True}, **rules.get(image or "", {}))
 
-    def set_image_rule(self, request):
-        body = request.json()
-        if not isinstance(body.get("image"), str):
-            raise HTTPError(400, "image is required")
-        rules = self.store.get_meta("images", {})
-        rules[body["image"]] = {"healthy": bool(body.get("healthy", True)), "start": bool(body.get("start", True))}
-        self.store.put_meta("images", rules)
-        return 200, rules
+def proxy_listeners(state, request):
+    # The Docker backend's proxy: each app's listeners (none with the record backend).
+    return 200, state.backend.proxy_view()
 
-    def proxy_listeners(self, request):
-        # The Docker backend's proxy: each app's listeners (none with the record backend).
-        return 200, self.backend.proxy_view()
 
-    def drift_machine(self, request, app_name, machine_id):
-        return 200, self.drift(app_name, machine_id, request.json())
+def drift_machine(state, request, app_name, machine_id):
+    return 200, drift(state, app_name, machine_id, request.json())
 
-    def watch_machines(self, request, app_name):
-        return 200, [self.render_machine(m) for m in self.live_machines(app_name)]
 
-    def drift(self, app_name, machine_id, changes):
-        """Change a machine behind the API's back, as another operator or a crash would."""
-        machine = self.machine(app_name, machine_id)
-        if "config" in changes:
-            merged = deep_merge(machine["config"], changes["config"])
-            machine["config"] = merged
-            machine["instance_id"] = instance_id()
-            machine["versions"].insert(0, {"version": machine["instance_id"], "user_config": copy.deepcopy(merged)})
-            machine["image_ref"] = image_ref(merged.get("image"))
-        if "metadata" in changes:
-            machine["config"]["metadata"] = dict(machine["config"].get("metadata") or {}, **changes["metadata"])
-        if "state" in changes:
-            machine["timeline"] = [[changes["state"], now()]]
-            self.event(machine, "exit" if changes["state"] != "started" else "start", changes["state"], "flyd")
-        self.save_machine(machine)
-        return self.render_machine(machine)
+def watch_machines(state, request, app_name):
+    return 200, [state.render_machine(m) for m in state.live_machines(app_name)]
+
+
+def drift(state, app_name, machine_id, changes):
+    """Change a machine behind the API's back, as another operator or a crash would."""
+    machine = state.machine(app_name, machine_id)
+    if "config" in changes:
+        merged = deep_merge(machine["config"], changes["config"])
+        machine["config"] = merged
+        machine["instance_id"] = instance_id()
+        machine["versions"].insert(0, {"version": machine["instance_id"], "user_config": copy.deepcopy(merged)})
+        machine["image_ref"] = image_ref(merged.get("image"))
+    if "metadata" in changes:
+        machine["config"]["metadata"] = dict(machine["config"].get("metadata") or {}, **changes["metadata"])
+    if "state" in changes:
+        machine["timeline"] = [[changes["state"], now()]]
+        state.event(machine, "exit" if changes["state"] != "started" else "start", changes["state"], "flyd")
+    state.save_machine(machine)
+    return state.render_machine(machine)
+
+
+# The path after /_emulator, as Service.add_control_route takes it; empty names match as they always did.
+CONTROL_ROUTES = [
+    ("POST", r"/images", set_image_rule),
+    ("GET", r"/proxy", proxy_listeners),
+    ("POST", r"/apps/(?P<app_name>[^/]*)/machines/(?P<machine_id>[^/]*)", drift_machine),
+    ("GET", r"/apps/(?P<app_name>[^/]*)/machines", watch_machines),
+]

@@ -20,59 +20,63 @@ NONCE_HEADER = "fly-machine-lease-nonce"
 CREATE_LEASE = obj(description=STRING, ttl=INTEGER)
 
 
-class Leases:
-    ROUTES = [
-        route("GET", MACHINE + "/lease", "get_lease"),
-        route("POST", MACHINE + "/lease", "acquire_lease", body=CREATE_LEASE),
-        route("DELETE", MACHINE + "/lease", "release_lease"),
-    ]
+# --- the lease as other resources see it ----------------------------------------------------------
+def lease_of(machine):
+    lease = machine.get("lease")
+    if lease and lease["expires_at"] > now():
+        return lease
+    return None
 
-    # --- the lease as other resources see it ----------------------------------------------------
-    @staticmethod
-    def lease_of(machine):
-        lease = machine.get("lease")
-        if lease and lease["expires_at"] > now():
-            return lease
-        return None
 
-    def require_nonce(self, machine, request):
-        lease = self.lease_of(machine)
-        if lease and request.headers.get(NONCE_HEADER) != lease["nonce"]:
-            raise HTTPError(409, "machine %s is leased by another process; send the lease nonce in the %s header"
-                                 % (machine["id"], NONCE_HEADER))
+def require_nonce(machine, request):
+    lease = lease_of(machine)
+    if lease and request.headers.get(NONCE_HEADER) != lease["nonce"]:
+        raise HTTPError(409, "machine %s is leased by another process; send the lease nonce in the %s header"
+                             % (machine["id"], NONCE_HEADER))
 
-    def new_lease(self, machine, ttl, description):
-        ttl = max(1, min(int(ttl or 30), self.settings["lease_ttl_max"]))
-        # Whole seconds, rounded up: a lease never ends before its TTL has passed.
-        return {"nonce": random_tokens.token_hex(6), "expires_at": int(math.ceil(now() + ttl)),
-                "owner": "emulator@sophia.ops", "description": description or "", "version": machine["instance_id"]}
 
-    # --- handlers -------------------------------------------------------------------------------
-    def get_lease(self, request, app_name, machine_id):
-        lease = self.lease_of(self.machine(app_name, machine_id))
-        if not lease:
-            raise HTTPError(404, "lease not found")
-        return 200, {"status": "success", "data": lease}
+def new_lease(state, machine, ttl, description):
+    ttl = max(1, min(int(ttl or 30), state.settings["lease_ttl_max"]))
+    # Whole seconds, rounded up: a lease never ends before its TTL has passed.
+    return {"nonce": random_tokens.token_hex(6), "expires_at": int(math.ceil(now() + ttl)),
+            "owner": "emulator@sophia.ops", "description": description or "", "version": machine["instance_id"]}
 
-    def acquire_lease(self, request, app_name, machine_id):
-        machine = self.machine(app_name, machine_id, include_destroyed=False)
-        body = request.json()
-        held = self.lease_of(machine)
-        if held and request.headers.get(NONCE_HEADER) != held["nonce"]:
-            raise HTTPError(409, "lease currently held by %s until %s" % (held["owner"], held["expires_at"]))
-        lease = self.new_lease(machine, body.get("ttl"), body.get("description"))
-        if held:  # refreshing keeps the nonce the holder already knows
-            lease["nonce"] = held["nonce"]
-        machine["lease"] = lease
-        self.save_machine(machine)
-        # The document and the docs: 201 Created.
-        return 201, {"status": "success", "data": lease}
 
-    def release_lease(self, request, app_name, machine_id):
-        machine = self.machine(app_name, machine_id)
-        held = self.lease_of(machine)
-        if held and request.headers.get(NONCE_HEADER) != held["nonce"]:
-            raise HTTPError(409, "the lease nonce does not match")
-        machine.pop("lease", None)
-        self.save_machine(machine)
-        return 200, {"status": "success", "data": {"ok": True}}
+# --- handlers -----------------------------------------------------------------------------------------
+def get_lease(state, request, app_name, machine_id):
+    lease = lease_of(state.machine(app_name, machine_id))
+    if not lease:
+        raise HTTPError(404, "lease not found")
+    return 200, {"status": "success", "data": lease}
+
+
+def acquire_lease(state, request, app_name, machine_id):
+    machine = state.machine(app_name, machine_id, include_destroyed=False)
+    body = request.json()
+    held = lease_of(machine)
+    if held and request.headers.get(NONCE_HEADER) != held["nonce"]:
+        raise HTTPError(409, "lease currently held by %s until %s" % (held["owner"], held["expires_at"]))
+    lease = new_lease(state, machine, body.get("ttl"), body.get("description"))
+    if held:  # refreshing keeps the nonce the holder already knows
+        lease["nonce"] = held["nonce"]
+    machine["lease"] = lease
+    state.save_machine(machine)
+    # The document and the docs: 201 Created.
+    return 201, {"status": "success", "data": lease}
+
+
+def release_lease(state, request, app_name, machine_id):
+    machine = state.machine(app_name, machine_id)
+    held = lease_of(machine)
+    if held and request.headers.get(NONCE_HEADER) != held["nonce"]:
+        raise HTTPError(409, "the lease nonce does not match")
+    machine.pop("lease", None)
+    state.save_machine(machine)
+    return 200, {"status": "success", "data": {"ok": True}}
+
+
+ROUTES = [
+    route("GET", MACHINE + "/lease", get_lease),
+    route("POST", MACHINE + "/lease", acquire_lease, body=CREATE_LEASE),
+    route("DELETE", MACHINE + "/lease", release_lease),
+]

@@ -2,7 +2,8 @@
 and the organisation-wide listing (``/orgs/{org_slug}/machines``).
 
 A machine's state is its ``timeline`` on the clock (lifecycle.py); the actions ask
-``self.backend`` for the next timeline. Leases (leases.py) guard every change.
+``state.backend`` for the next timeline. Leases (leases.py) guard every change. How a machine
+is looked up, saved and answered is the state's (state.py): the control surface shares it.
 """
 
 from __future__ import annotations
@@ -13,21 +14,18 @@ import random
 import time
 
 from emulators.common.server import HTTPError
-from emulators.fly.lifecycle import RUNNING, STARTABLE, WAITABLE, is_running, is_settled, now, state_at
+from emulators.fly.leases import new_lease, require_nonce
+from emulators.fly.lifecycle import RUNNING, STARTABLE, WAITABLE, is_running, is_settled, state_at
 from emulators.fly.platform import GUEST, check_guest, check_region
 from emulators.fly.shared import (APP, BOOLEAN, DEFAULT_REGION, INTEGER, MACHINE, NUMBER, ORG, QUERY_BOOLEAN,
                                   QUERY_INTEGER, QUERY_STRING, STRING, STRING_MAP, STRINGS, array_of, flag,
                                   instance_id, integer_arg, iso, obj, one_of_words, page, parse_iso, query,
                                   random_id, route)
+from emulators.fly.state import DEFAULT_EVENTS, MAX_EVENTS
 
 MAX_WAIT = 60
-# Events kept per machine, and shown by default (the document: "max of 50 ... 20 by default").
-MAX_EVENTS = 50
-DEFAULT_EVENTS = 20
 # The organisation-wide listing's page size (the document: "max of 1000 ... If omitted, the maximum").
 MAX_ORG_MACHINES = 1000
-# What a summary listing leaves out (the document: "omit config, checks, events, host_status, nonce").
-SUMMARY_OMITS = ("config", "checks", "events", "host_status", "nonce")
 
 # --- request schemas: fly.MachineConfig and the requests that carry it --------------------------------
 SIGNALS = ("SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2", "SIGTERM")
@@ -146,264 +144,235 @@ def with_server_defaults(config):
     return config
 
 
-class Machines:
-    ROUTES = [
-        route("GET", APP + r"/machines", "list_machines", query=LIST_QUERY),
-        route("POST", APP + r"/machines", "create_machine", body=CREATE_MACHINE),
-        route("GET", MACHINE, "get_machine"),
-        route("POST", MACHINE, "update_machine", body=UPDATE_MACHINE),
-        route("DELETE", MACHINE, "delete_machine", query=query(force=QUERY_BOOLEAN)),
-        route("POST", MACHINE + "/start", "machine_action", "start"),
-        route("POST", MACHINE + "/stop", "machine_action", "stop", body=STOP_REQUEST),
-        route("POST", MACHINE + "/restart", "machine_action", "restart", query=RESTART_QUERY),
-        route("POST", MACHINE + "/suspend", "machine_action", "suspend"),
-        route("POST", MACHINE + "/cordon", "machine_action", "cordon"),
-        route("POST", MACHINE + "/uncordon", "machine_action", "uncordon"),
-        route("GET", MACHINE + "/wait", "wait_machine", "wait", locked=False, query=WAIT_QUERY),
-        route("GET", MACHINE + "/versions", "machine_versions", "versions"),
-        route("GET", MACHINE + "/events", "machine_events", "events", query=query(limit=QUERY_INTEGER)),
-        route("GET", ORG + r"/machines", "list_org_machines", query=ORG_LIST_QUERY),
-    ]
+def filtered(machines, request):
+    """The list filters both listings share: include_deleted, region, state (comma-separated)."""
+    if not flag(request, "include_deleted"):
+        machines = [m for m in machines if state_at(m) != "destroyed"]
+    if request.arg("region"):
+        machines = [m for m in machines if m["region"] == request.arg("region")]
+    if request.arg("state"):
+        wanted_states = request.arg("state").split(",")
+        machines = [m for m in machines if state_at(m) in wanted_states]
+    return machines
 
-    # --- lookups and presentation ------------------------------------------------------------
-    def machine(self, app_name, machine_id, include_destroyed=True):
-        self.app(app_name)
-        machine = self.store.get("machine", machine_id)
-        if machine is None or machine["app"] != app_name:
-            raise HTTPError(404, "machine not found")
-        if not include_destroyed and state_at(machine) == "destroyed":
-            raise HTTPError(404, "machine not found")
-        return machine
 
-    def live_machines(self, app_name):
-        return [m for m in self.store.list("machine", app_name) if state_at(m) != "destroyed"]
+def validate_config(state, app_name, config, region, machine_id=None):
+    if not isinstance(config, dict) or not config.get("image"):
+        raise HTTPError(400, "config.image is required")
+    check_guest(config.get("guest"))
+    for mount in config.get("mounts") or []:
+        volume = state.store.get("volume", mount.get("volume") or "")
+        if volume is None or volume["app"] != app_name:
+            raise HTTPError(400, "volume %s not found" % mount.get("volume"))
+        if region and volume["region"] != region:
+            raise HTTPError(400, "volume %s is in region %s, not %s" % (volume["id"], volume["region"], region))
+        holder = state.attached_machine(volume["id"])
+        if holder and holder["id"] != machine_id:
+            raise HTTPError(422, "volume %s is already attached to machine %s" % (volume["id"], holder["id"]))
+        if not mount.get("path"):
+            raise HTTPError(400, "mounts need a path")
 
-    def render_machine(self, machine, summary=False):
-        out = {key: copy.deepcopy(machine[key]) for key in (
-            "id", "name", "region", "instance_id", "private_ip", "config", "image_ref", "created_at",
-            "updated_at")}
-        out["events"] = copy.deepcopy(machine["events"][:DEFAULT_EVENTS])
-        out["state"] = state_at(machine)
-        out["checks"] = self.backend.checks(machine)
-        out["host_status"] = "ok"
-        if summary:
-            for key in SUMMARY_OMITS:
-                out.pop(key, None)
-        return out
 
-    def event(self, machine, kind, status, source="user"):
-        machine["events"].insert(0, {"id": instance_id(), "type": kind, "status": status, "source": source,
-                                     "timestamp": int(now() * 1000)})
-        del machine["events"][MAX_EVENTS:]
+# --- handlers -----------------------------------------------------------------------------------------
+def list_machines(state, request, app_name):
+    state.app(app_name)
+    machines = filtered(state.store.list("machine", app_name), request)
+    for name, values in request.query.items():
+        if name.startswith("metadata."):
+            key = name[len("metadata."):]
+            machines = [m for m in machines if (m["config"].get("metadata") or {}).get(key) == values[0]]
+    return 200, [state.render_machine(m, flag(request, "summary")) for m in machines]
 
-    def save_machine(self, machine):
-        # Events a backend hook noted (a launch that failed) come after the handler's own.
-        for deferred in machine.pop("deferred_events", []):
-            self.event(machine, deferred["type"], deferred["status"], deferred["source"])
-            if deferred.get("request"):
-                machine["events"][0]["request"] = deferred["request"]
-        machine["updated_at"] = iso()
-        self.store.put("machine", machine["id"], machine, parent=machine["app"])
 
-    @staticmethod
-    def filtered(machines, request):
-        """The list filters both listings share: include_deleted, region, state (comma-separated)."""
-        if not flag(request, "include_deleted"):
-            machines = [m for m in machines if state_at(m) != "destroyed"]
-        if request.arg("region"):
-            machines = [m for m in machines if m["region"] == request.arg("region")]
-        if request.arg("state"):
-            wanted_states = request.arg("state").split(",")
-            machines = [m for m in machines if state_at(m) in wanted_states]
-        return machines
+def create_machine(state, request, app_name):
+    state.app(app_name)
+    body = request.json()
+    config = body.get("config")
+    region = body.get("region")
+    if region:
+        check_region(region)
+    mounts = (config or {}).get("mounts") or []
+    if not region and mounts and state.store.get("volume", mounts[0].get("volume") or ""):
+        region = state.store.get("volume", mounts[0]["volume"])["region"]
+    region = region or DEFAULT_REGION
+    validate_config(state, app_name, config, region)
+    config = as_sent(config)
+    name = body.get("name") or "%s-%s-%d" % (random.choice(("aged", "bold", "calm", "dry")),
+                                             random.choice(("wind", "sun", "fog", "dew")),
+                                             random.randint(1000, 9999))
+    if any(m["name"] == name for m in state.live_machines(app_name)):
+        raise HTTPError(409, "a machine named %s already exists" % name)
+    machine = {"id": random_id(), "app": app_name, "name": name, "region": region,
+               "instance_id": instance_id(), "config": with_server_defaults(config),
+               "private_ip": "fdaa:0:1:a7b:%x:%x:%x:2" % tuple(random.randint(1, 65535) for dummy in range(3)),
+               "created_at": iso(), "events": [],
+               # Docs: "like a combined Create and Cordon operation".
+               "cordoned": bool(body.get("skip_service_registration"))}
+    machine["image_ref"] = image_ref(config["image"])
+    machine["timeline"] = state.backend.launch(machine, bool(body.get("skip_launch")))
+    machine["versions"] = [{"version": machine["instance_id"], "user_config": copy.deepcopy(config)}]
+    state.event(machine, "launch", "created")
+    answer = None
+    if body.get("lease_ttl"):
+        machine["lease"] = new_lease(state, machine, body["lease_ttl"], "")
+        answer = machine["lease"]["nonce"]
+    state.save_machine(machine)
+    rendered = state.render_machine(machine)
+    if answer:
+        rendered["nonce"] = answer
+    return 200, rendered
 
-    def validate_config(self, app_name, config, region, machine_id=None):
-        if not isinstance(config, dict) or not config.get("image"):
-            raise HTTPError(400, "config.image is required")
-        check_guest(config.get("guest"))
-        for mount in config.get("mounts") or []:
-            volume = self.store.get("volume", mount.get("volume") or "")
-            if volume is None or volume["app"] != app_name:
-                raise HTTPError(400, "volume %s not found" % mount.get("volume"))
-            if region and volume["region"] != region:
-                raise HTTPError(400, "volume %s is in region %s, not %s" % (volume["id"], volume["region"], region))
-            holder = self.attached_machine(volume["id"])
-            if holder and holder["id"] != machine_id:
-                raise HTTPError(422, "volume %s is already attached to machine %s" % (volume["id"], holder["id"]))
-            if not mount.get("path"):
-                raise HTTPError(400, "mounts need a path")
 
-    # --- handlers -------------------------------------------------------------------------------
-    def list_machines(self, request, app_name):
-        self.app(app_name)
-        machines = self.filtered(self.store.list("machine", app_name), request)
-        for name, values in request.query.items():
-            if name.startswith("metadata."):
-                key = name[len("metadata."):]
-                machines = [m for m in machines if (m["config"].get("metadata") or {}).get(key) == values[0]]
-        return 200, [self.render_machine(m, flag(request, "summary")) for m in machines]
+def get_machine(state, request, app_name, machine_id):
+    return 200, state.render_machine(state.machine(app_name, machine_id))
 
-    def create_machine(self, request, app_name):
-        self.app(app_name)
-        body = request.json()
-        config = body.get("config")
-        region = body.get("region")
-        if region:
-            check_region(region)
-        mounts = (config or {}).get("mounts") or []
-        if not region and mounts and self.store.get("volume", mounts[0].get("volume") or ""):
-            region = self.store.get("volume", mounts[0]["volume"])["region"]
-        region = region or DEFAULT_REGION
-        self.validate_config(app_name, config, region)
-        config = as_sent(config)
-        name = body.get("name") or "%s-%s-%d" % (random.choice(("aged", "bold", "calm", "dry")),
-                                                 random.choice(("wind", "sun", "fog", "dew")),
-                                                 random.randint(1000, 9999))
-        if any(m["name"] == name for m in self.live_machines(app_name)):
-            raise HTTPError(409, "a machine named %s already exists" % name)
-        machine = {"id": random_id(), "app": app_name, "name": name, "region": region,
-                   "instance_id": instance_id(), "config": with_server_defaults(config),
-                   "private_ip": "fdaa:0:1:a7b:%x:%x:%x:2" % tuple(random.randint(1, 65535) for dummy in range(3)),
-                   "created_at": iso(), "events": [],
-                   # Docs: "like a combined Create and Cordon operation".
-                   "cordoned": bool(body.get("skip_service_registration"))}
-        machine["image_ref"] = image_ref(config["image"])
-        machine["timeline"] = self.backend.launch(machine, bool(body.get("skip_launch")))
-        machine["versions"] = [{"version": machine["instance_id"], "user_config": copy.deepcopy(config)}]
-        self.event(machine, "launch", "created")
-        answer = None
-        if body.get("lease_ttl"):
-            machine["lease"] = self.new_lease(machine, body["lease_ttl"], "")
-            answer = machine["lease"]["nonce"]
-        self.save_machine(machine)
-        rendered = self.render_machine(machine)
-        if answer:
-            rendered["nonce"] = answer
-        return 200, rendered
 
-    def get_machine(self, request, app_name, machine_id):
-        return 200, self.render_machine(self.machine(app_name, machine_id))
+def update_machine(state, request, app_name, machine_id):
+    machine = state.machine(app_name, machine_id, include_destroyed=False)
+    require_nonce(machine, request)
+    body = request.json()
+    if body.get("current_version") and body["current_version"] != machine["instance_id"]:
+        raise HTTPError(409, "machine version %s is not the current version %s"
+                             % (body["current_version"], machine["instance_id"]))
+    for immutable in ("region", "name"):
+        if body.get(immutable) and body[immutable] != machine[immutable]:
+            raise HTTPError(400, "%s cannot be changed" % immutable)
+    config = body.get("config")
+    validate_config(state, app_name, config, machine["region"], machine_id)
+    config = as_sent(config)
+    machine["config"] = with_server_defaults(config)
+    machine["image_ref"] = image_ref(config["image"])
+    machine["instance_id"] = instance_id()
+    machine["versions"].insert(0, {"version": machine["instance_id"], "user_config": copy.deepcopy(config)})
+    machine["timeline"] = state.backend.replace(machine, bool(body.get("skip_launch")))
+    state.event(machine, "update", "replacing")
+    state.save_machine(machine)
+    return 200, state.render_machine(machine)
 
-    def update_machine(self, request, app_name, machine_id):
-        machine = self.machine(app_name, machine_id, include_destroyed=False)
-        self.require_nonce(machine, request)
-        body = request.json()
-        if body.get("current_version") and body["current_version"] != machine["instance_id"]:
-            raise HTTPError(409, "machine version %s is not the current version %s"
-                                 % (body["current_version"], machine["instance_id"]))
-        for immutable in ("region", "name"):
-            if body.get(immutable) and body[immutable] != machine[immutable]:
-                raise HTTPError(400, "%s cannot be changed" % immutable)
-        config = body.get("config")
-        self.validate_config(app_name, config, machine["region"], machine_id)
-        config = as_sent(config)
-        machine["config"] = with_server_defaults(config)
-        machine["image_ref"] = image_ref(config["image"])
-        machine["instance_id"] = instance_id()
-        machine["versions"].insert(0, {"version": machine["instance_id"], "user_config": copy.deepcopy(config)})
-        machine["timeline"] = self.backend.replace(machine, bool(body.get("skip_launch")))
-        self.event(machine, "update", "replacing")
-        self.save_machine(machine)
-        return 200, self.render_machine(machine)
 
-    def delete_machine(self, request, app_name, machine_id):
-        machine = self.machine(app_name, machine_id, include_destroyed=False)
-        self.require_nonce(machine, request)
-        if is_running(machine) and not flag(request, "force"):
-            raise HTTPError(412, "failed_precondition: unable to destroy machine, not currently "
-                                 "stopped, suspended or failed (state %s)" % state_at(machine))
-        machine["timeline"] = self.backend.destroy(machine)
-        machine.pop("lease", None)
-        self.event(machine, "destroy", "destroying")
-        self.save_machine(machine)
+def delete_machine(state, request, app_name, machine_id):
+    machine = state.machine(app_name, machine_id, include_destroyed=False)
+    require_nonce(machine, request)
+    if is_running(machine) and not flag(request, "force"):
+        raise HTTPError(412, "failed_precondition: unable to destroy machine, not currently "
+                             "stopped, suspended or failed (state %s)" % state_at(machine))
+    machine["timeline"] = state.backend.destroy(machine)
+    machine.pop("lease", None)
+    state.event(machine, "destroy", "destroying")
+    state.save_machine(machine)
+    return 200, {"ok": True}
+
+
+def machine_action(state, request, app_name, machine_id):
+    action = request.path.rsplit("/", 1)[1]
+    machine = state.machine(app_name, machine_id, include_destroyed=False)
+    require_nonce(machine, request)
+    current = state_at(machine)
+    if action in ("cordon", "uncordon"):
+        machine["cordoned"] = action == "cordon"
+        state.save_machine(machine)
         return 200, {"ok": True}
+    if action == "start":
+        if current in RUNNING:
+            raise HTTPError(412, "failed_precondition: machine is already %s" % current)
+        if current not in STARTABLE:
+            raise HTTPError(412, "failed_precondition: unable to start machine from state %s" % current)
+        machine["timeline"] = state.backend.start(machine)
+        answer = {"previous_state": current, "migrated": False, "new_host": ""}
+    else:  # stop, restart, suspend
+        if current not in RUNNING:
+            raise HTTPError(412, "failed_precondition: unable to %s machine in state %s" % (action, current))
+        machine["timeline"] = getattr(state.backend, action)(machine)
+        answer = {"ok": True}
+    state.event(machine, action, state_at(machine))
+    state.save_machine(machine)
+    return 200, answer
 
-    def machine_action(self, request, app_name, machine_id):
-        action = request.path.rsplit("/", 1)[1]
-        machine = self.machine(app_name, machine_id, include_destroyed=False)
-        self.require_nonce(machine, request)
-        state = state_at(machine)
-        if action in ("cordon", "uncordon"):
-            machine["cordoned"] = action == "cordon"
-            self.save_machine(machine)
-            return 200, {"ok": True}
-        if action == "start":
-            if state in RUNNING:
-                raise HTTPError(412, "failed_precondition: machine is already %s" % state)
-            if state not in STARTABLE:
-                raise HTTPError(412, "failed_precondition: unable to start machine from state %s" % state)
-            machine["timeline"] = self.backend.start(machine)
-            answer = {"previous_state": state, "migrated": False, "new_host": ""}
-        else:  # stop, restart, suspend
-            if state not in RUNNING:
-                raise HTTPError(412, "failed_precondition: unable to %s machine in state %s" % (action, state))
-            machine["timeline"] = getattr(self.backend, action)(machine)
-            answer = {"ok": True}
-        self.event(machine, action, state_at(machine))
-        self.save_machine(machine)
-        return 200, answer
 
-    def wait_machine(self, request, app_name, machine_id):
-        # The document: "desired state(s), supports repeated or comma-separated values".
-        wanted = [state for value in request.query.get("state") or ["started"] for state in value.split(",")]
-        if not wanted or any(state not in WAITABLE for state in wanted):
-            raise HTTPError(400, "state must be one or more of %s" % ", ".join(WAITABLE))
-        timeout = max(0, min(MAX_WAIT, integer_arg(request, "timeout", MAX_WAIT)))
-        # version is the document's current name (the one the official Go client sends); instance_id the older one.
-        wanted_instance = request.arg("version") or request.arg("instance_id")
-        if "stopped" in wanted and not wanted_instance:
-            raise HTTPError(400, "version (or instance_id) is required when waiting for stopped")
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                machine = self.machine(app_name, machine_id)
-                versions = [v["version"] for v in machine["versions"]]
-                if wanted_instance and wanted_instance not in versions:
-                    raise HTTPError(400, "version %s is not a version of this machine" % wanted_instance)
-                same_version = not wanted_instance or wanted_instance == machine["instance_id"]
-                state = state_at(machine)
-                reached = state in wanted or ("settled" in wanted and is_settled(machine))
-                if reached and (same_version or state == "destroyed"):
-                    return 200, {"ok": True, "state": state, "version": machine["instance_id"],
-                                 "event_id": machine["events"][0]["id"]}
-            if time.monotonic() >= deadline:
-                raise HTTPError(408, "deadline_exceeded: machine %s did not reach state %s in %ss"
-                                     % (machine_id, ",".join(wanted), timeout))
-            time.sleep(0.02)
+def wait_machine(state, request, app_name, machine_id):
+    # The document: "desired state(s), supports repeated or comma-separated values".
+    wanted = [word for value in request.query.get("state") or ["started"] for word in value.split(",")]
+    if not wanted or any(word not in WAITABLE for word in wanted):
+        raise HTTPError(400, "state must be one or more of %s" % ", ".join(WAITABLE))
+    timeout = max(0, min(MAX_WAIT, integer_arg(request, "timeout", MAX_WAIT)))
+    # version is the document's current name (the one the official Go client sends); instance_id the older one.
+    wanted_instance = request.arg("version") or request.arg("instance_id")
+    if "stopped" in wanted and not wanted_instance:
+        raise HTTPError(400, "version (or instance_id) is required when waiting for stopped")
+    deadline = time.monotonic() + timeout
+    while True:
+        # The route is unlocked (a wait must not hold the service up): the lock is taken per look.
+        with state.lock:
+            machine = state.machine(app_name, machine_id)
+            versions = [v["version"] for v in machine["versions"]]
+            if wanted_instance and wanted_instance not in versions:
+                raise HTTPError(400, "version %s is not a version of this machine" % wanted_instance)
+            same_version = not wanted_instance or wanted_instance == machine["instance_id"]
+            current = state_at(machine)
+            reached = current in wanted or ("settled" in wanted and is_settled(machine))
+            if reached and (same_version or current == "destroyed"):
+                return 200, {"ok": True, "state": current, "version": machine["instance_id"],
+                             "event_id": machine["events"][0]["id"]}
+        if time.monotonic() >= deadline:
+            raise HTTPError(408, "deadline_exceeded: machine %s did not reach state %s in %ss"
+                                 % (machine_id, ",".join(wanted), timeout))
+        time.sleep(0.02)
 
-    def machine_events(self, request, app_name, machine_id):
-        limit = max(0, min(MAX_EVENTS, integer_arg(request, "limit", DEFAULT_EVENTS)))
-        return 200, copy.deepcopy(self.machine(app_name, machine_id)["events"][:limit])
 
-    def machine_versions(self, request, app_name, machine_id):
-        return 200, copy.deepcopy(self.machine(app_name, machine_id)["versions"])
+def machine_events(state, request, app_name, machine_id):
+    limit = max(0, min(MAX_EVENTS, integer_arg(request, "limit", DEFAULT_EVENTS)))
+    return 200, copy.deepcopy(state.machine(app_name, machine_id)["events"][:limit])
 
-    def list_org_machines(self, request, org_slug):
-        """Every machine of the organisation's apps, least recently updated first."""
-        machines = [m for app in self.org_apps(org_slug) for m in self.store.list("machine", app["name"])]
-        machines = self.filtered(machines, request)
-        after = request.arg("updated_after")
-        if after and not request.arg("cursor"):  # the document: the cursor takes precedence
-            since = parse_iso(after)
-            if since is None:
-                raise HTTPError(400, "updated_after must be an RFC 3339 timestamp, such as 2026-01-02T15:04:05Z")
-            machines = [m for m in machines if parse_iso(m["updated_at"]) > since]
-        machines.sort(key=lambda m: parse_iso(m["updated_at"]))
-        chosen, cursor = page(machines, request, MAX_ORG_MACHINES, MAX_ORG_MACHINES)
-        summary = flag(request, "summary")
-        rows = []
-        for machine in chosen:
-            row = {"id": machine["id"], "name": machine["name"], "app_name": machine["app"],
-                   "region": machine["region"], "state": state_at(machine), "private_ip": machine["private_ip"],
-                   "instance_id": machine["instance_id"], "version": machine["instance_id"],
-                   "created_at": machine["created_at"], "updated_at": machine["updated_at"]}
-            if not summary:
-                row["config"] = {key: copy.deepcopy(machine["config"][key]) for key in ("image", "guest", "metadata")
-                                 if key in machine["config"]}
-            rows.append(row)
-        answer = {"machines": rows}
-        if rows:
-            answer["last_machine_id"], answer["last_updated_at"] = rows[-1]["id"], rows[-1]["updated_at"]
-        if cursor:
-            answer["next_cursor"] = cursor
-        return 200, answer
+
+def machine_versions(state, request, app_name, machine_id):
+    return 200, copy.deepcopy(state.machine(app_name, machine_id)["versions"])
+
+
+def list_org_machines(state, request, org_slug):
+    """Every machine of the organisation's apps, least recently updated first."""
+    machines = [m for app in state.org_apps(org_slug) for m in state.store.list("machine", app["name"])]
+    machines = filtered(machines, request)
+    after = request.arg("updated_after")
+    if after and not request.arg("cursor"):  # the document: the cursor takes precedence
+        since = parse_iso(after)
+        if since is None:
+            raise HTTPError(400, "updated_after must be an RFC 3339 timestamp, such as 2026-01-02T15:04:05Z")
+        machines = [m for m in machines if parse_iso(m["updated_at"]) > since]
+    machines.sort(key=lambda m: parse_iso(m["updated_at"]))
+    chosen, cursor = page(machines, request, MAX_ORG_MACHINES, MAX_ORG_MACHINES)
+    summary = flag(request, "summary")
+    rows = []
+    for machine in chosen:
+        row = {"id": machine["id"], "name": machine["name"], "app_name": machine["app"],
+               "region": machine["region"], "state": state_at(machine), "private_ip": machine["private_ip"],
+               "instance_id": machine["instance_id"], "version": machine["instance_id"],
+               "created_at": machine["created_at"], "updated_at": machine["updated_at"]}
+        if not summary:
+            row["config"] = {key: copy.deepcopy(machine["config"][key]) for key in ("image", "guest", "metadata")
+                             if key in machine["config"]}
+        rows.append(row)
+    answer = {"machines": rows}
+    if rows:
+        answer["last_machine_id"], answer["last_updated_at"] = rows[-1]["id"], rows[-1]["updated_at"]
+    if cursor:
+        answer["next_cursor"] = cursor
+    return 200, answer
+
+
+ROUTES = [
+    route("GET", APP + r"/machines", list_machines, query=LIST_QUERY),
+    route("POST", APP + r"/machines", create_machine, body=CREATE_MACHINE),
+    route("GET", MACHINE, get_machine),
+    route("POST", MACHINE, update_machine, body=UPDATE_MACHINE),
+    route("DELETE", MACHINE, delete_machine, query=query(force=QUERY_BOOLEAN)),
+    route("POST", MACHINE + "/start", machine_action, "start"),
+    route("POST", MACHINE + "/stop", machine_action, "stop", body=STOP_REQUEST),
+    route("POST", MACHINE + "/restart", machine_action, "restart", query=RESTART_QUERY),
+    route("POST", MACHINE + "/suspend", machine_action, "suspend"),
+    route("POST", MACHINE + "/cordon", machine_action, "cordon"),
+    route("POST", MACHINE + "/uncordon", machine_action, "uncordon"),
+    route("GET", MACHINE + "/wait", wait_machine, "wait", locked=False, query=WAIT_QUERY),
+    route("GET", MACHINE + "/versions", machine_versions, "versions"),
+    route("GET", MACHINE + "/events", machine_events, "events", query=query(limit=QUERY_INTEGER)),
+    route("GET", ORG + r"/machines", list_org_machines, query=ORG_LIST_QUERY),
+]

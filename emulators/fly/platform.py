@@ -134,58 +134,58 @@ PLACEMENTS_REQUEST = obj(required=["org_slug"], compute=GUEST, count=INTEGER, or
                          weights={"type": "object", "additionalProperties": INTEGER})
 
 
-class Platform:
-    """``GET /platform/regions`` and ``POST /platform/placements``."""
+# --- ``GET /platform/regions`` and ``POST /platform/placements`` -------------------------------------
+def list_regions(state, request):
+    regions = [{"code": code, "name": name, "geo_region": geo, "latitude": latitude, "longitude": longitude,
+                "gateway_available": True, "requires_paid_plan": False, "deprecated": False}
+               for code, (name, geo, latitude, longitude) in sorted(REGIONS.items())]
+    return 200, {"nearest": DEFAULT_REGION, "regions": regions}
 
-    ROUTES = [
-        route("GET", r"/platform/regions", "list_regions"),
-        route("POST", r"/platform/placements", "get_placements", body=PLACEMENTS_REQUEST),
-    ]
 
-    def list_regions(self, request):
-        regions = [{"code": code, "name": name, "geo_region": geo, "latitude": latitude, "longitude": longitude,
-                    "gateway_available": True, "requires_paid_plan": False, "deprecated": False}
-                   for code, (name, geo, latitude, longitude) in sorted(REGIONS.items())]
-        return 200, {"nearest": DEFAULT_REGION, "regions": regions}
+def region_expression(expression):
+    """The regions a placement expression names, in order: codes, ``any``, and geographic
+    aliases (``eu``, ``na``, ...)."""
+    chosen = []
+    for word in (part.strip() for part in expression.split(",")):
+        if word in REGIONS:
+            matched = [word]
+        elif word == "any":
+            matched = sorted(REGIONS)
+        else:
+            matched = sorted(code for code, row in REGIONS.items() if row[1] == word)
+        if not matched:
+            geos = sorted({row[1] for row in REGIONS.values()})
+            raise HTTPError(400, "invalid region: %r is neither a Fly.io region nor an alias; regions: %s; "
+                                 "aliases: any, %s" % (word, REGION_LIST, ", ".join(geos)))
+        chosen.extend(code for code in matched if code not in chosen)
+    return chosen
 
-    @staticmethod
-    def region_expression(expression):
-        """The regions a placement expression names, in order: codes, ``any``, and geographic
-        aliases (``eu``, ``na``, ...)."""
-        chosen = []
-        for word in (part.strip() for part in expression.split(",")):
-            if word in REGIONS:
-                matched = [word]
-            elif word == "any":
-                matched = sorted(REGIONS)
-            else:
-                matched = sorted(code for code, row in REGIONS.items() if row[1] == word)
-            if not matched:
-                geos = sorted({row[1] for row in REGIONS.values()})
-                raise HTTPError(400, "invalid region: %r is neither a Fly.io region nor an alias; regions: %s; "
-                                     "aliases: any, %s" % (word, REGION_LIST, ", ".join(geos)))
-            chosen.extend(code for code in matched if code not in chosen)
-        return chosen
 
-    def get_placements(self, request):
-        body = request.json()
-        if body.get("compute") is not None:
-            check_guest(body["compute"])
-        count = body.get("count", 0)
-        if count < 0:
-            raise HTTPError(400, "count must be 0 (the limit in each region) or a number of machines")
-        regions = self.region_expression(body.get("region") or "%s,any" % DEFAULT_REGION)
-        if count == 0:
-            return 200, {"regions": [{"region": code, "count": ORG_LIMIT_PER_REGION,
-                                      "concurrency": ORG_LIMIT_PER_REGION} for code in regions]}
-        placed = []
-        for code in regions:  # the preferred region first, the next one once it is full
-            if count <= 0:
-                break
-            here = min(count, ORG_LIMIT_PER_REGION)
-            placed.append({"region": code, "count": here, "concurrency": here})
-            count -= here
-        if count > 0:
-            raise HTTPError(422, "not enough capacity: %d machines could not be placed in %s"
-                                 % (count, ", ".join(regions)))
-        return 200, {"regions": placed}
+def get_placements(state, request):
+    body = request.json()
+    if body.get("compute") is not None:
+        check_guest(body["compute"])
+    count = body.get("count", 0)
+    if count < 0:
+        raise HTTPError(400, "count must be 0 (the limit in each region) or a number of machines")
+    regions = region_expression(body.get("region") or "%s,any" % DEFAULT_REGION)
+    if count == 0:
+        return 200, {"regions": [{"region": code, "count": ORG_LIMIT_PER_REGION,
+                                  "concurrency": ORG_LIMIT_PER_REGION} for code in regions]}
+    placed = []
+    for code in regions:  # the preferred region first, the next one once it is full
+        if count <= 0:
+            break
+        here = min(count, ORG_LIMIT_PER_REGION)
+        placed.append({"region": code, "count": here, "concurrency": here})
+        count -= here
+    if count > 0:
+        raise HTTPError(422, "not enough capacity: %d machines could not be placed in %s"
+                             % (count, ", ".join(regions)))
+    return 200, {"regions": placed}
+
+
+ROUTES = [
+    route("GET", r"/platform/regions", list_regions),
+    route("POST", r"/platform/placements", get_placements, body=PLACEMENTS_REQUEST),
+]

@@ -35,70 +35,76 @@ def check_secret_name(name):
     return name
 
 
-class Secrets:
-    ROUTES = [
-        route("GET", APP + r"/secrets", "list_secrets", query=READ_QUERY),
-        route("POST", APP + r"/secrets", "update_secrets", body=UPDATE_SECRETS),
-        route("GET", SECRET, "get_secret", query=READ_QUERY),
-        route("POST", SECRET, "set_secret", body=SET_SECRET),
-        route("DELETE", SECRET, "delete_secret"),
-    ]
+def render_secret(secret):
+    return {key: secret[key] for key in ("name", "digest", "created_at", "updated_at")}
 
-    @staticmethod
-    def render_secret(secret):
-        return {key: secret[key] for key in ("name", "digest", "created_at", "updated_at")}
 
-    def put_secret(self, app_name, name, value):
-        """Store ``value`` (kept so that a container backend could inject it; never answered)."""
-        key = "%s/%s" % (app_name, name)
-        existing = self.store.get("secret", key) or {"created_at": iso()}
-        secret = {"key": key, "name": name, "digest": secret_digest(value), "value": value,
-                  "created_at": existing["created_at"], "updated_at": iso()}
-        self.store.put("secret", key, secret, parent=app_name)
-        return secret
+def put_secret(state, app_name, name, value):
+    """Store ``value`` (kept so that a container backend could inject it; never answered)."""
+    key = "%s/%s" % (app_name, name)
+    existing = state.store.get("secret", key) or {"created_at": iso()}
+    secret = {"key": key, "name": name, "digest": secret_digest(value), "value": value,
+              "created_at": existing["created_at"], "updated_at": iso()}
+    state.store.put("secret", key, secret, parent=app_name)
+    return secret
 
-    def next_secrets_version(self, app):
-        app["secrets_version"] += 1
-        self.store.put("app", app["name"], app)
-        return app["secrets_version"]
 
-    # --- handlers -------------------------------------------------------------------------------
-    def list_secrets(self, request, app_name):
-        self.app(app_name)
-        return 200, {"secrets": [self.render_secret(s) for s in self.store.list("secret", app_name)]}
+def next_secrets_version(state, app):
+    app["secrets_version"] += 1
+    state.store.put("app", app["name"], app)
+    return app["secrets_version"]
 
-    def update_secrets(self, request, app_name):
-        app = self.app(app_name)
-        values = request.json()["values"]
-        if not values:
-            raise HTTPError(400, "values must be a non-empty object of name to value (null deletes)")
-        for name in values:
-            check_secret_name(name)
-        for name, value in values.items():
-            if value is None:
-                self.store.delete("secret", "%s/%s" % (app_name, name))
-            else:
-                self.put_secret(app_name, name, value)
-        version = self.next_secrets_version(app)
-        return 200, {"secrets": [self.render_secret(s) for s in self.store.list("secret", app_name)],
-                     "version": version}
 
-    def get_secret(self, request, app_name, secret_name):
-        self.app(app_name)
-        secret = self.store.get("secret", "%s/%s" % (app_name, check_secret_name(secret_name)))
-        if secret is None:
-            raise HTTPError(404, "secret %s not found" % secret_name)
-        return 200, self.render_secret(secret)
+# --- handlers -----------------------------------------------------------------------------------------
+def list_secrets(state, request, app_name):
+    state.app(app_name)
+    return 200, {"secrets": [render_secret(s) for s in state.store.list("secret", app_name)]}
 
-    def set_secret(self, request, app_name, secret_name):
-        app = self.app(app_name)
-        secret = self.put_secret(app_name, check_secret_name(secret_name), request.json()["value"])
-        return 201, dict(self.render_secret(secret), version=self.next_secrets_version(app))
 
-    def delete_secret(self, request, app_name, secret_name):
-        app = self.app(app_name)
-        key = "%s/%s" % (app_name, check_secret_name(secret_name))
-        if self.store.get("secret", key) is None:
-            raise HTTPError(404, "secret %s not found" % secret_name)
-        self.store.delete("secret", key)
-        return 200, {"version": self.next_secrets_version(app)}
+def update_secrets(state, request, app_name):
+    app = state.app(app_name)
+    values = request.json()["values"]
+    if not values:
+        raise HTTPError(400, "values must be a non-empty object of name to value (null deletes)")
+    for name in values:
+        check_secret_name(name)
+    for name, value in values.items():
+        if value is None:
+            state.store.delete("secret", "%s/%s" % (app_name, name))
+        else:
+            put_secret(state, app_name, name, value)
+    version = next_secrets_version(state, app)
+    return 200, {"secrets": [render_secret(s) for s in state.store.list("secret", app_name)],
+                 "version": version}
+
+
+def get_secret(state, request, app_name, secret_name):
+    state.app(app_name)
+    secret = state.store.get("secret", "%s/%s" % (app_name, check_secret_name(secret_name)))
+    if secret is None:
+        raise HTTPError(404, "secret %s not found" % secret_name)
+    return 200, render_secret(secret)
+
+
+def set_secret(state, request, app_name, secret_name):
+    app = state.app(app_name)
+    secret = put_secret(state, app_name, check_secret_name(secret_name), request.json()["value"])
+    return 201, dict(render_secret(secret), version=next_secrets_version(state, app))
+
+
+def delete_secret(state, request, app_name, secret_name):
+    app = state.app(app_name)
+    key = "%s/%s" % (app_name, check_secret_name(secret_name))
+    if state.store.get("secret", key) is None:
+        raise HTTPError(404, "secret %s not found" % secret_name)
+    state.store.delete("secret", key)
+    return 200, {"version": next_secrets_version(state, app)}
+
+
+ROUTES = [
+    route("GET", APP + r"/secrets", list_secrets, query=READ_QUERY),
+    route("POST", APP + r"/secrets", update_secrets, body=UPDATE_SECRETS),
+    route("GET", SECRET, get_secret, query=READ_QUERY),
+    route("POST", SECRET, set_secret, body=SET_SECRET),
+    route("DELETE", SECRET, delete_secret),
+]

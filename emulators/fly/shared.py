@@ -1,11 +1,9 @@
-"""What every Fly resource module shares: ids, timestamps, paths, cursors and the small
-JSON-schema vocabulary its request schemas are written in.
+"""What every Fly resource module shares: ids, timestamps, paths, cursors, route rows and the
+small JSON-schema vocabulary its request schemas are written in.
 
 The resource modules (apps, machines, leases, metadata, volumes, secrets, ips,
-certificates, platform, control) are mixins of ``FlyService``: each brings its
-request schemas, its route table (``ROUTES``) and its handlers, and all of them
-work on the same ``self.store`` (SQLite), ``self.backend`` (machine lifecycles on
-the clock) and ``self.settings``.
+certificates, platform, control) each bring their request schemas, their route table
+(``ROUTES``) and their handlers, plain functions over one ``FlyState`` (state.py).
 """
 
 from __future__ import annotations
@@ -33,10 +31,10 @@ DEFAULT_REGION = "iad"
 
 
 def route(method, pattern, handler, action=None, **options):
-    """One row of a resource's route table: ``handler`` is the method's name on the service,
+    """One row of a resource's route table: ``handler`` is a function ``(state, request, **path_params)``,
     ``action`` the rate-limit bucket (the handler's name unless given), ``options`` go to
     ``Service.add_route`` (``body``, ``query``, ``locked``)."""
-    return (method, pattern, handler, action or handler, options)
+    return (method, pattern, handler, action or handler.__name__, options)
 
 
 # --- ids and time ------------------------------------------------------------------------------------
