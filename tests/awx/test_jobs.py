@@ -29,7 +29,7 @@ import yaml
 from tests.support import awx
 from tests.support.ansible_cli import REPO_ROOT
 from tests.support.platform import SERVICES
-from tests.support.secrets import Scanner, canary, local_vault_secret
+from tests.support.secrets import Scanner, canary, local_vault_secret, private_key_lines
 
 IMAGE_A = "registry.fly.io/sophia-unified-api:1.0.0"
 IMAGE_B = "registry.fly.io/sophia-unified-api:1.1.0"
@@ -103,8 +103,7 @@ class AwxRuns:
             project_overrides={"vaults/local.yml": vault_file})
         self.credentials_env = {"FLY_API_TOKEN": fly.token, "LAMBDA_API_KEY": lam.token}
         self.canaries = {"Fly API token": fly.token, "Lambda API key": lam.token, "vault password": vault_password}
-        body = [line for line in self.ssh_key.splitlines() if not line.startswith("-----")]
-        self.canaries.update(("GPU pool private key, line %d" % n, line) for n, line in enumerate(body, 1))
+        self.canaries.update(("GPU pool private key, line %d" % n, line) for n, line in private_key_lines(self.ssh_key))
         self.scan = Scanner(self.canaries)
         self.took = []
 

@@ -26,7 +26,7 @@ import yaml
 from tests.platform.conftest import LocalDatabases
 from tests.support.ansible_cli import REPO_ROOT, ansible_env
 from tests.support.emulators import FlyEmulator, LambdaEmulator, empty_lambda
-from tests.support.secrets import Scanner, canary, local_vault_secret
+from tests.support.secrets import Scanner, canary, local_vault_secret, private_key_lines
 
 VAULT = REPO_ROOT / "vaults" / "local.yml"
 LOCAL = REPO_ROOT / "inventories" / "local"
@@ -151,9 +151,9 @@ def test_no_secret_is_left_anywhere(canary_env, tmp_path):
     # The canaries, and the SSH key pair the pool generated: every line of its private key's body.
     canaries = canaries_of(canary_env)
     [key] = [p for p in (artifacts / "ssh").iterdir() if not p.name.endswith((".pub", ".previous"))]
-    body = [line for line in key.read_text().splitlines() if line and not line.startswith("-----")]
+    body = private_key_lines(key.read_text())
     assert body, "no private key was generated"
-    canaries.update(("generated SSH private key, line %d" % n, line) for n, line in enumerate(body, 1))
+    canaries.update(("generated SSH private key, line %d" % n, line) for n, line in body)
     scan = Scanner(canaries)
     for label, proc in outputs.items():
         scan.text("stdout of the %s run" % label, proc.stdout)
@@ -203,3 +203,21 @@ def test_the_scanner_finds_a_canary_however_it_is_encoded(tmp_path):
     assert sorted(scan.found) == sorted(["standard %d holds probe" % n for n in range(3)]
                                         + ["url-safe %d holds probe" % n for n in range(3)]
                                         + ["%s holds probe" % (tmp_path / "deep" / "er" / "left.json")])
+
+
+def test_the_canaries_of_a_private_key_are_its_own_lines_only():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    def new_key():
+        return Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()).decode()
+
+    one, two = new_key(), new_key()
+    assert one.splitlines()[1] == two.splitlines()[1]  # the format's header: every such key holds it
+    lines = private_key_lines(one)
+    assert [number for number, _line in lines] == list(range(2, len(one.splitlines()) - 1))
+    scan = Scanner(dict(("line %d" % number, line) for number, line in lines))
+    scan.text("another key", two)
+    scan.text("the key itself", one)
+    assert scan.found == ["the key itself holds line %d" % number for number, _line in lines]

@@ -72,6 +72,22 @@ class Scanner:
                 self.found.append("%s could not be read: %s" % (path, exc))
 
 
+def private_key_lines(text):
+    """The lines of an OpenSSH private key's body that are this key's own, as canaries. The first line of
+    every unencrypted ed25519 key is the same (the format's magic, "none" cipher and kdf, the key type), so
+    any other key written anywhere would hold it: a line found in a freshly made key's body (its lines
+    joined, as their width differs between ssh-keygen and cryptography) is left out."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    def body(key_text):
+        return [line for line in key_text.splitlines() if line and not line.startswith("-----")]
+
+    other = "".join(body(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()).decode()))
+    return [(number, line) for number, line in enumerate(body(text), 1) if line not in other]
+
+
 def local_vault_secret():
     """The local vault's id and password, as scripts/vault-password-client gives them."""
     from ansible.parsing.vault import VaultSecret
