@@ -19,8 +19,8 @@ from emulators.fly.lifecycle import RUNNING, STARTABLE, WAITABLE, is_running, is
 from emulators.fly.platform import GUEST, check_guest, check_region
 from emulators.fly.shared import (APP, BOOLEAN, DEFAULT_REGION, INTEGER, MACHINE, NUMBER, ORG, QUERY_BOOLEAN,
                                   QUERY_INTEGER, QUERY_STRING, STRING, STRING_MAP, STRINGS, array_of, flag,
-                                  instance_id, integer_arg, iso, obj, one_of_words, page, parse_iso, query,
-                                  random_id, route)
+                                  instance_id, integer_arg, iso, obj, one_of_words, org_listing, page, parse_iso,
+                                  query, random_id, route)
 from emulators.fly.state import DEFAULT_EVENTS, MAX_EVENTS
 
 MAX_WAIT = 60
@@ -351,12 +351,7 @@ def list_org_machines(state, request, org_slug):
             row["config"] = {key: copy.deepcopy(machine["config"][key]) for key in ("image", "guest", "metadata")
                              if key in machine["config"]}
         rows.append(row)
-    answer = {"machines": rows}
-    if rows:
-        answer["last_machine_id"], answer["last_updated_at"] = rows[-1]["id"], rows[-1]["updated_at"]
-    if cursor:
-        answer["next_cursor"] = cursor
-    return 200, answer
+    return org_listing("machine", rows, cursor)
 
 
 ROUTES = [

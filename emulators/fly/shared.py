@@ -101,6 +101,17 @@ def page(items, request, default_limit, max_limit):
     return chosen, token if more else None
 
 
+def org_listing(kind, rows, cursor):
+    """The answer of an organisation-wide listing (``/orgs/{org}/machines``, ``/orgs/{org}/volumes``): its
+    rows, the last row's id and update time, and the next page's cursor when there is one."""
+    answer = {kind + "s": rows}
+    if rows:
+        answer["last_%s_id" % kind], answer["last_updated_at"] = rows[-1]["id"], rows[-1]["updated_at"]
+    if cursor:
+        answer["next_cursor"] = cursor
+    return 200, answer
+
+
 # --- the vocabulary of the request schemas ----------------------------------------------------------
 # Objects stay open, as the document leaves them (the real API ignores fields it does not know);
 # every field the document names is typed as it types it.

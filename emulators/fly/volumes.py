@@ -16,8 +16,8 @@ from emulators.common.server import HTTPError
 from emulators.fly.platform import (GUEST, VOLUME_NAME, VOLUME_SIZE_GB, check_guest, check_region,
                                     check_snapshot_retention, check_volume_size)
 from emulators.fly.shared import (APP, BOOLEAN, DEFAULT_REGION, INTEGER, ORG, QUERY_BOOLEAN, QUERY_INTEGER,
-                                  QUERY_STRING, STRING, VOLUME, flag, iso, obj, page, parse_iso, query, random_id,
-                                  route)
+                                  QUERY_STRING, STRING, VOLUME, flag, iso, obj, org_listing, page, parse_iso, query,
+                                  random_id, route)
 
 # What a fresh volume's file system takes, and what a snapshot of it holds.
 EMPTY_VOLUME_BYTES = 4 * 1024 ** 2
@@ -207,12 +207,7 @@ def list_org_volumes(state, request, org_slug):
     chosen, cursor = page(volumes, request, MAX_ORG_VOLUMES, MAX_ORG_VOLUMES)
     rows = [dict(render_volume(state, v, flag(request, "summary")), app_name=v["app"],
                  updated_at=v.get("updated_at") or v["created_at"]) for v in chosen]
-    answer = {"volumes": rows}
-    if rows:
-        answer["last_volume_id"], answer["last_updated_at"] = rows[-1]["id"], rows[-1]["updated_at"]
-    if cursor:
-        answer["next_cursor"] = cursor
-    return 200, answer
+    return org_listing("volume", rows, cursor)
 
 
 ROUTES = [
