@@ -116,7 +116,7 @@ class Store:
                           int(seq)) for kind, key, parent, body, seq in state["documents"]]
             meta = [(name, str(key), json.dumps(json.loads(body))) for key, body in state["meta"]]
         except (TypeError, ValueError) as exc:
-            raise ValueError("a saved state's rows are [kind, key, parent, body, seq] and [name, body], "
+            raise ValueError("a saved state's rows are [kind, key, parent, body, seq] and [key, body], "
                              "each body JSON text: %s" % exc) from None
         self.db.execute("BEGIN")
         try:
