@@ -44,15 +44,19 @@ def test_site_converges_from_empty_then_changes_nothing(converged_site, converge
     assert platform.lam.writes_since(lambda_seq) == []
 
 
-@pytest.mark.fault("site.yml --check on an empty environment",
-                   checks="no Fly or Lambda write; every app and process group predicted as created")
-def test_check_mode_on_an_empty_environment_predicts_the_creates(platform):
-    fly_seq, lambda_seq = platform.fly.last_seq(), platform.lam.last_seq()
-    run = platform.play("site.yml", check=True)
+@pytest.mark.fault("site.yml --check --diff at -vvvv on an empty environment, every secret a canary",
+                   checks="no Fly or Lambda write; every app and process group predicted as created; no canary "
+                          "in anything the run left")
+def test_check_mode_on_an_empty_environment_predicts_the_creates(canary_runs):
+    # On an environment of its own whose secrets are canaries (tests/platform/conftest.py), so that the one run
+    # is also the secret scan's check run (tests/platform/test_secret_scan.py scans the others).
+    fly, lam = canary_runs.fly, canary_runs.lam
+    fly_seq, lambda_seq = fly.last_seq(), lam.last_seq()
+    proc, run = canary_runs.site("check", "--check", "--diff")
     assert run.rc == 0, run.explain()
-    assert platform.fly.writes_since(fly_seq) == []
-    assert platform.lam.writes_since(lambda_seq) == []
-    assert platform.fly.api("GET", "/apps?org_slug=personal").json()["total_apps"] == 0
+    assert fly.writes_since(fly_seq) == []
+    assert lam.writes_since(lambda_seq) == []
+    assert fly.api("GET", "/apps?org_slug=personal").json()["total_apps"] == 0
     created_apps = {h for h, n, r in run.results("Fly app exists") if r.get("changed")}
     # The six services and the observability layer's apps (monitoring, log shipper).
     assert created_apps == set(SERVICES) | {"monitoring", "log_shipper"}
@@ -61,6 +65,12 @@ def test_check_mode_on_an_empty_environment_predicts_the_creates(platform):
     assert set(SERVICES) <= set(groups)
     assert all(groups[s].get("changed") for s in SERVICES)
     assert len(groups["unified_api"]["summary"]["created"]) == 4
+    # What the operator saw is the same run.
+    assert "changed: [unified_api]" in proc.stdout
+
+    scan = canary_runs.scan()
+    assert scan.scanned > 20
+    assert not scan.found, "secrets left behind:\n" + "\n".join(scan.found)
 
 
 @pytest.mark.fault("agent_ui_max_machines: many (not a number)",
