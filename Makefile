@@ -4,11 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 INVENTORY ?= inventories/local
 
-.PHONY: setup system-packages docker-engine images site loadtest test check unit lint sanity pytest reliability-report molecule emulators-start emulators-stop emulators-destroy clean
+.PHONY: setup packages venv system-packages docker-engine images site loadtest test check unit lint sanity pytest reliability-report molecule emulators-start emulators-stop emulators-destroy clean
 
 # Debian packages first (PostgreSQL, Redis, promtool/amtool, wrk) and a Docker engine (Debian's docker.io, started
 # when none answers): installed as root when missing, a few stat calls otherwise.
-setup: system-packages docker-engine $(VENV)/.installed
+setup: packages venv
+
+# The two halves of setup, which `make test` runs side by side: apt's packages, then pip's virtualenv.
+packages: system-packages docker-engine
+
+venv: $(VENV)/.installed
 
 system-packages:
 	scripts/system-packages
@@ -37,24 +42,26 @@ site: setup emulators-start
 loadtest: setup
 	$(BIN)/ansible-playbook playbooks/loadtest.yml -i $(INVENTORY)
 
-# Everything CI runs: lint and sanity side by side, then the pytest suites beside the Molecule scenarios (the
-# Molecule stack's containers and waits leave CPU that pytest takes; each has its own emulators, ports and
-# Docker label, so neither sees the other's); the time each part took is printed at the end
+# Everything CI runs, each part's targets side by side where they wait on different things: apt beside pip; the
+# images (mostly downloads) beside lint and sanity (one core each); then the pytest suites beside the Molecule
+# scenarios (the Molecule stack's containers and waits leave CPU that pytest takes; each has its own emulators,
+# ports and Docker label, so neither sees the other's). The time each part took is printed at the end
 # (scripts/timed-parts), also when one fails.
 test:
-	scripts/timed-parts setup images lint+sanity pytest+molecule
+	scripts/timed-parts packages+venv images+lint+sanity pytest+molecule
 
-# The inner loop, in a few minutes: lint and sanity side by side, then the unit layer.
+# The inner loop, in a few minutes: lint and sanity side by side, then the unit layer. None of them needs the
+# Debian packages or Docker.
 check:
-	scripts/timed-parts setup lint+sanity unit
+	scripts/timed-parts venv lint+sanity unit
 
-unit: setup
+unit: venv
 	$(BIN)/pytest -q tests/unit
 
-lint: setup
+lint: venv
 	scripts/lint
 
-sanity: setup
+sanity: venv
 	scripts/sanity
 
 # Three workers: the integration tests mostly wait (emulator clocks, ansible start-up), even on two cores.
