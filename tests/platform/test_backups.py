@@ -98,9 +98,10 @@ def snapshots(platform, volume_id, service="weaviate"):
     return platform.fly.api("GET", "/apps/%s/volumes/%s/snapshots" % (platform.app(service), volume_id)).json()
 
 
-def test_a_deploy_with_a_new_image_snapshots_the_volumes_first(platform):
-    first = deploy_weaviate(platform)
-    assert [r.get("skipped") for h, n, r in first.results(SNAPSHOT_TASK)] == [True]
+def test_a_deploy_with_a_new_image_snapshots_the_volumes_first(converged_site, converged_platform):
+    # The first deploy (the session's site.yml from empty) had no earlier image to keep a snapshot of.
+    platform = converged_platform
+    assert [r.get("skipped") for h, n, r in converged_site.results(SNAPSHOT_TASK, host="weaviate")] == [True]
     [volume] = volumes(platform)
     # The role's snapshot settings reached the volume.
     assert (volume["snapshot_retention"], volume["auto_backup_enabled"]) == (14, True)
@@ -140,8 +141,8 @@ def test_a_deploy_with_a_new_image_snapshots_the_volumes_first(platform):
 
 @pytest.mark.fault("volume snapshot retention changed out of band",
                    checks="check mode finds it with no write; a run puts it back; then clean")
-def test_a_volume_retention_changed_out_of_band_is_found_and_put_back(platform):
-    deploy_weaviate(platform)
+def test_a_volume_retention_changed_out_of_band_is_found_and_put_back(converged_platform):
+    platform = converged_platform
     [volume] = volumes(platform)
     platform.fly.api("PUT", "/apps/%s/volumes/%s" % (platform.app("weaviate"), volume["id"]),
                      json={"snapshot_retention": 3})
