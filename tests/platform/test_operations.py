@@ -11,12 +11,6 @@ IMAGE_A = "registry.fly.io/sophia-unified-api:1.0.0"
 IMAGE_B = "registry.fly.io/sophia-unified-api:1.1.0"
 
 
-def converge(platform, limit=None, extra_vars=None):
-    run = platform.play("site.yml", limit=limit, extra_vars=extra_vars)
-    assert run.rc == 0, run.explain()
-    return run
-
-
 def messages(run, task_name):
     """What a debug or assert task said (its msg), on every host it ran on."""
     return [result.get("msg") for dummy, dummy, result in run.results(task_name)]
@@ -27,7 +21,8 @@ def volumes(platform, service):
 
 
 @pytest.mark.fault("five changes out of band: secret, guest size, machine destroyed, volume retention, IP",
-                   checks="drift.yml names each, writes nothing and fails; drift_fix=true puts all back; then no drift")
+                   checks="drift.yml names each, writes nothing and fails; drift_fix=true puts all back, writing to "
+                          "those services only; then no drift on them")
 def test_drift_names_each_change_made_behind_its_back_then_corrects_them(converged_platform, tmp_path):
     platform = converged_platform
     fly = platform.fly
@@ -70,8 +65,13 @@ def test_drift_names_each_change_made_behind_its_back_then_corrects_them(converg
     [secret] = [e for e in written["entries"] if e["resource"] == "secret"]
     assert (secret["name"], secret["found"]) == ("JWT_SECRET", None)
 
+    seq = fly.last_seq()
     fixed = platform.play("playbooks/drift.yml", extra_vars={"drift_fix": True, "drift_report_path": str(report_path)})
     assert fixed.rc == 0, fixed.explain()
+    # The fix wrote to the five drifted services' apps and nowhere else.
+    drifted = ["unified_api", "weaviate", "agent_ui", "vector_store", "mcp_server"]
+    touched = {w["path"].split("/")[3] for w in fly.writes_since(seq)}
+    assert touched == {platform.app(service) for service in drifted}, touched
     assert json.loads(report_path.read_text())["fixed"] is True
     secrets = fly.api("GET", "/apps/%s/secrets" % api_app).json()["secrets"]
     assert "JWT_SECRET" in {s["name"] for s in secrets}
@@ -80,8 +80,10 @@ def test_drift_names_each_change_made_behind_its_back_then_corrects_them(converg
     assert volumes(platform, "vector_store")[0]["snapshot_retention"] == 14
     assert [a["ip"] for a in fly.api("GET", "/apps/%s/ip_assignments" % mcp_app).json()["ips"]]
 
+    # Those five compared again find no drift (the others were not written to).
     seq = fly.last_seq()
-    clean = platform.play("playbooks/drift.yml", extra_vars={"drift_report_path": str(report_path)})
+    clean = platform.play("playbooks/drift.yml", limit=":".join(drifted),
+                          extra_vars={"drift_report_path": str(report_path)})
     assert clean.rc == 0, clean.explain()
     assert fly.writes_since(seq) == []
     assert messages(clean, "Report")[0][0].startswith("No drift in local")
@@ -112,7 +114,8 @@ def test_scale_rollback_and_secret_rotation_of_one_service(converged_platform):
 
     # Release B over A, then back to A: the machines run A again, B is now the recorded previous release,
     # and the volumes were snapshotted before the rollback.
-    converge(platform, limit="unified_api", extra_vars={"unified_api_image": IMAGE_B})
+    deployed = platform.play("playbooks/deploy.yml", limit="unified_api", extra_vars={"unified_api_image": IMAGE_B})
+    assert deployed.rc == 0, deployed.explain()
     assert {m["config"]["image"] for m in fly.machines_now(app)} == {IMAGE_B}
     snapshots_before = sum(len(fly.api("GET", "/apps/%s/volumes/%s/snapshots" % (app, v["id"])).json())
                            for v in volumes(platform, "unified_api"))
