@@ -15,10 +15,13 @@
 - ``MachineOps`` does things to machines the safe way: under their lease,
   guarded by ``current_version``, with every wait through the one waiter, and
   ending as soon as a machine reaches a state the wanted one cannot come from.
-- ``GroupRollout`` carries a plan out: batches acted on concurrently (flyctl's
-  eight at a time; the client keeps within the rate limits) and waited for
-  together, a rollback of the machines it changed when a batch does not come
-  up, and a summary of what it did, on failure too.
+- ``GroupRollout`` carries a plan out by a strategy. ``rolling``: batches acted
+  on concurrently (flyctl's eight at a time; the client keeps within the rate
+  limits) and waited for together, a rollback of the machines it changed when a
+  batch does not come up. ``immediate``: everything at once, nothing waited for
+  before the next write, then the machines watched for ``health_timeout`` only
+  to say which became healthy. Either way a summary of what it did, on failure
+  too.
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ MAX_WORKERS = 8
 # Seconds from a machine's start to the first look at its checks.
 CHECKS_SETTLE = 0.35
 SUMMARY_KEYS = ("created", "updated", "started", "restarted", "destroyed", "rolled_back", "unchanged",
-                "grown_volumes", "volumes_updated", "unhealthy", "progress")
+                "grown_volumes", "volumes_updated", "unhealthy", "left_unhealthy", "progress")
+# How a group's changes are carried out (flyctl's names; canary and bluegreen are not here yet).
+STRATEGIES = ("rolling", "immediate")
 # Volume settings the API can change in place (PUT /apps/{app}/volumes/{id}), compared when given.
 VOLUME_SETTINGS = ("snapshot_retention", "auto_backup_enabled")
 
@@ -447,9 +452,13 @@ class VolumePool:
 class GroupRollout:
     """Carries a ``GroupPlan`` out; ``summary`` says what was done so far, whatever happens."""
 
-    def __init__(self, ops, plan, max_unavailable=1, rollback=True, clock=time.monotonic, workers=MAX_WORKERS):
+    def __init__(self, ops, plan, max_unavailable=1, rollback=True, clock=time.monotonic, workers=MAX_WORKERS,
+                 strategy="rolling"):
+        if strategy not in STRATEGIES:
+            raise ValueError("strategy %r is not one of %s" % (strategy, ", ".join(STRATEGIES)))
         self.ops = ops
         self.plan = plan
+        self.strategy = strategy
         self.workers = workers
         self.size = len(plan.keep)
         self.max_unavailable = batch_size(max_unavailable, self.size or len(plan.create_regions))
@@ -464,13 +473,17 @@ class GroupRollout:
         self.summary["progress"].append(line)
 
     def run(self):
-        """Set volumes' snapshot settings, grow volumes, wait for unhealthy members, roll the rest in
-        batches, create, destroy the surplus. Raises RolloutError; ``summary`` holds what was done."""
+        """Set volumes' snapshot settings, grow volumes; then, rolling, wait for unhealthy members, roll the
+        rest in batches and create, or, immediate, act on every member and create at once; destroy the
+        surplus. Raises RolloutError; ``summary`` holds what was done."""
         self.retune_volumes()
         self.grow_volumes()
-        self.settle_unhealthy()
-        self.roll()
-        self.create()
+        if self.strategy == "immediate":
+            self.all_at_once()
+        else:
+            self.settle_unhealthy()
+            self.roll()
+            self.create()
         self.remove_surplus()
         return self.summary
 
@@ -596,17 +609,50 @@ class GroupRollout:
             return "rolling back failed too: %s" % error
         return "rolled back: %s" % ", ".join(m["id"] for m in restored)
 
+    # ------------------------------------------------------------ immediate
+    def all_at_once(self):
+        """Every member's action and every new machine at once, none waited for before the others (flyctl's
+        immediate, for when waiting costs more than a broken release). No floor is kept and nothing is
+        rolled back for health; the machines are then watched for ``health_timeout`` only to say which
+        became healthy (``left_unhealthy`` names the others)."""
+        began = self.clock()
+        pending = [m for m in self.plan.keep if m["id"] in self.plan.actions]
+        acted = in_parallel(self.act_on, pending, self.workers)
+        made = in_parallel(self.make, self.plan.create_regions, self.workers)
+        self.ops.leases.release_soon([m["id"] for m in pending])
+        for machine, dummy, failure in acted:
+            if failure is None:
+                action = self.plan.actions[machine["id"]]
+                self.summary[{"update": "updated", "start": "started", "restart": "restarted"}[action]].append(
+                    machine["id"])
+        self.summary["created"] = [machine["id"] for dummy, machine, failure in made if failure is None]
+        error = first_error(acted + made)
+        if error is not None:
+            raise RolloutError("acting on every machine at once (immediate) failed: %s" % error,
+                               getattr(error, "machine_ids", ()))
+        machines = [machine for dummy, machine, dummy in acted + made]
+        if not machines:
+            return
+        try:
+            self.ops.wait_healthy(machines)
+        except RolloutError:
+            pass  # said below: immediate does not hold a deploy to health
+        now = self.ops.read([m["id"] for m in machines])
+        self.summary["left_unhealthy"] = [m["id"] for m in machines if not is_healthy(now.get(m["id"]) or {})]
+        self.note("immediate: %d acted on and %d created at once; %d of %d passing their checks after %.1fs"
+                  % (len(pending), len(made), len(machines) - len(self.summary["left_unhealthy"]), len(machines),
+                     self.clock() - began))
+
     # -------------------------------------------------------- new machines
+    def make(self, region):
+        config = self.with_volumes(self.plan.config_for(None), region)
+        return self.ops.create({"region": region, "config": config})
+
     def create(self):
         if not self.plan.create_regions:
             return
         began = self.clock()
-
-        def make(region):
-            config = self.with_volumes(self.plan.config_for(None), region)
-            return self.ops.create({"region": region, "config": config})
-
-        outcomes, error = self.act_and_wait(make, self.plan.create_regions)
+        outcomes, error = self.act_and_wait(self.make, self.plan.create_regions)
         made = [machine for dummy, machine, failure in outcomes if failure is None]
         self.summary["created"] = [m["id"] for m in made]
         if error is not None:

@@ -21,6 +21,10 @@ description:
   - When machines already on the wanted config do not become healthy, or a batch does not come up, the task
     stops and says so instead of spreading the config; machines it updated go back to the config they had
     (O(rollout.rollback)) and machines not reached yet keep serving untouched.
+  - That is the V(rolling) O(rollout.strategy), flyctl's default. With V(immediate), every member is acted on
+    and every new machine made at once, nothing is waited for between them, no floor is kept and nothing is
+    rolled back for health; the machines are then watched for O(rollout.health_timeout) only to say which
+    became healthy (a warning, and C(left_unhealthy) in O(ignore:summary), name the others).
   - Only what the caller sets is compared (see O(config)), so a second run with the same arguments changes
     nothing and sends no write.
   - Every update and state change holds the machine's lease, taken for O(lease_ttl) seconds and refreshed
@@ -152,10 +156,21 @@ options:
     type: dict
     default: {}
     suboptions:
+      strategy:
+        description:
+          - V(rolling) updates the group in batches of O(rollout.max_unavailable), each waited for until its
+            machines pass their checks, keeping the healthy floor and rolling back a batch that does not come
+            up.
+          - V(immediate) acts on every machine at once without waiting for any of them, for a development
+            environment where waiting costs more than a broken release; it keeps no floor and rolls nothing
+            back, and reports which machines became healthy within O(rollout.health_timeout).
+        type: str
+        choices: [rolling, immediate]
+        default: rolling
       max_unavailable:
         description:
           - Machines of the group that may be down at once, those already down included. Below 1, a
-            fraction of the group (at least one machine). Must be above 0.
+            fraction of the group (at least one machine). Must be above 0. Not used by V(immediate).
         type: float
         default: 1
       wait_timeout:
@@ -165,11 +180,13 @@ options:
         type: int
         default: 300
       health_timeout:
-        description: Seconds to wait, once a machine runs, for all its health checks to pass (1 or more).
+        description:
+          - Seconds to wait, once a machine runs, for all its health checks to pass (1 or more). With
+            V(immediate), how long the machines are watched before the task says which became healthy.
         type: int
         default: 120
       rollback:
-        description: Put machines changed by the task back on their previous config when a batch fails.
+        description: Put machines changed by the task back on their previous config when a batch fails (V(rolling)).
         type: bool
         default: true
   lease_ttl:
@@ -281,13 +298,14 @@ summary:
       in check mode (then what it would do; machines still to be made are named C(new-1), C(new-2), ...).
     - C(created), C(updated), C(started), C(restarted), C(destroyed), C(rolled_back), C(unchanged) list
       machine IDs; C(grown_volumes) and C(volumes_updated) (snapshot settings set) volume IDs; C(unhealthy)
-      the members found on the wanted config but not healthy, which are waited for first; C(progress) one
-      line per step (each batch, creates, volumes).
+      the members found on the wanted config but not healthy, which are waited for first; C(left_unhealthy)
+      the machines an V(immediate) rollout acted on that did not pass their checks within
+      O(rollout.health_timeout); C(progress) one line per step (each batch, creates, volumes).
   returned: when O(group) is set, on failure too
   type: dict
   sample: {"created": ["3d8d413b29d089"], "updated": [], "started": [], "restarted": [], "destroyed": [],
            "rolled_back": [], "unchanged": [], "grown_volumes": [], "volumes_updated": [], "unhealthy": [],
-           "progress": ["created 1 machine(s), healthy after 3.1s"]}
+           "left_unhealthy": [], "progress": ["created 1 machine(s), healthy after 3.1s"]}
 """
 
 
@@ -312,6 +330,7 @@ from ansible_collections.sophia.ops.plugins.module_utils.fly_platform import (
 from ansible_collections.sophia.ops.plugins.module_utils.fly_rollout import (
     GROUP_KEY,
     NOT_RUNNING,
+    STRATEGIES,
     GroupPlan,
     GroupRollout,
     MachineOps,
@@ -385,6 +404,7 @@ class FlyMachine(FlyModule):
         )),
         state=dict(type="str", choices=["started", "stopped", "suspended", "absent"], default="started"),
         rollout=dict(type="dict", default={}, options=dict(
+            strategy=dict(type="str", choices=list(STRATEGIES), default="rolling"),
             max_unavailable=dict(type="float", default=1),
             wait_timeout=dict(type="int", default=300),
             health_timeout=dict(type="int", default=120),
@@ -561,11 +581,14 @@ class FlyMachine(FlyModule):
             self.changed = plan.changes
             return self.live(machines)
         rollout = GroupRollout(self.ops, plan, max_unavailable=self.rollout["max_unavailable"],
-                               rollback=self.rollout["rollback"])
+                               rollback=self.rollout["rollback"], strategy=self.rollout["strategy"])
         self.extra["summary"] = rollout.summary
         # On failure, `changed` comes from the writes actually sent (the client counts them).
         rollout.run()
         self.changed = plan.changes
+        if rollout.summary["left_unhealthy"]:
+            self.warnings.append("immediate rollout: %s did not pass their health checks within %ss"
+                                 % (", ".join(rollout.summary["left_unhealthy"]), self.rollout["health_timeout"]))
         # The listing of the last health wait is the group as it is now, unless machines went since.
         if self.ops.listing is None:
             self.ops.listing = self.client.list_machines(self.app, metadata={GROUP_KEY: self.params["group"]})

@@ -117,6 +117,42 @@ def test_a_bad_image_is_rolled_back_and_the_rest_keep_serving(fly, app):
     assert all(m["instance_id"] == next(a for a in after if a["id"] == m["id"])["instance_id"] for m in untouched)
 
 
+def test_immediate_updates_every_machine_before_looking_at_any(fly, app):
+    call_module("fly_machine", group_args(fly, app, 3))
+    immediate = {"strategy": "immediate", "health_timeout": 20, "wait_timeout": 20}
+
+    seq = fly.last_seq()
+    predicted = call_module("fly_machine", group_args(fly, app, 4, image=NEW, rollout=immediate), check=True)
+    assert predicted.changed and len(predicted["summary"]["updated"]) == 3 and predicted["summary"]["created"]
+    assert fly.writes_since(seq) == []
+
+    rolled = call_module("fly_machine", group_args(fly, app, 4, image=NEW, rollout=immediate))
+    assert rolled.changed and not rolled.failed and len(rolled["summary"]["updated"]) == 3
+    assert len(rolled["summary"]["created"]) == 1 and rolled["summary"]["left_unhealthy"] == []
+    assert {m["config"]["image"] for m in rolled["machines"]} == {NEW} and not rolled.get("warnings")
+    # No read of the group's health between the writes: they all go out, then the group is watched.
+    entries = fly.requests_since(seq)
+    writes = [i for i, e in enumerate(entries) if e["method"] == "POST" and re.search(r"/machines(/[^/]+)?$", e["path"])]
+    assert len(writes) == 4
+    assert not [e for e in entries[writes[0]:writes[-1]] if e["method"] == "GET" and e["path"].endswith("/machines")]
+    assert not call_module("fly_machine", group_args(fly, app, 4, image=NEW, rollout=immediate)).changed
+
+
+@pytest.mark.fault("immediate rollout of three machines to an image whose health checks fail",
+                   checks="all three updated, none rolled back, the task succeeds with a warning naming them")
+def test_immediate_names_what_a_broken_image_left_unhealthy_and_rolls_nothing_back(fly, app):
+    BAD = "registry.fly.io/sophia-unified-api:broken"
+    fly.set_image(BAD, healthy=False)
+    call_module("fly_machine", group_args(fly, app, 3))
+    rolled = call_module("fly_machine", group_args(fly, app, 3, image=BAD, rollout={
+        "strategy": "immediate", "health_timeout": 2, "wait_timeout": 20}))
+    assert rolled.changed and not rolled.failed and rolled["summary"]["rolled_back"] == []
+    assert sorted(rolled["summary"]["left_unhealthy"]) == sorted(rolled["summary"]["updated"])
+    assert len(rolled["summary"]["updated"]) == 3
+    assert any("did not pass their health checks within 2s" in w for w in rolled["warnings"]), rolled
+    assert {m["config"]["image"] for m in live(fly, app)} == {BAD}
+
+
 @pytest.mark.fault("machine create answer lost",
                    checks="exactly the two wanted machines; a rerun changes nothing",
                    area="Lost answers")

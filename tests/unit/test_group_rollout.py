@@ -131,13 +131,13 @@ def test_members_that_are_down_go_first_and_use_up_the_allowance():
 
 
 # --- whole rollouts on the simulated app ----------------------------------------------------------
-def rollout_on(sim, count, image, max_unavailable, rollback=True):
+def rollout_on(sim, count, image, max_unavailable, rollback=True, strategy="rolling"):
     listed = sim.list_machines("app")
     planned = GroupPlan(listed, "app", count, ["iad"], {"image": image})
     leases = Leases(sim, "app", ttl=30, wait_timeout=60, wall_clock=sim.clock.time)
     ops = MachineOps(sim, "app", leases, wait_timeout=60, health_timeout=20, group="app")
     rollout = GroupRollout(ops, planned, max_unavailable=max_unavailable, rollback=rollback, clock=sim.clock.time,
-                           workers=1)
+                           workers=1, strategy=strategy)
     try:
         with leases:
             return rollout.run(), None
@@ -191,3 +191,43 @@ def test_a_rollout_takes_as_long_as_its_batches():
     summary, error = rollout_on(sim, 6, NEW, 2)
     assert error is None and len(summary["progress"]) == 3
     assert sim.clock.now - began < 3 * (3.0 + 2.5)  # three batches, each a boot plus a poll's lag
+
+
+# --- immediate: everything at once ----------------------------------------------------------------
+def test_immediate_acts_on_every_member_and_creates_at_once_then_says_what_became_healthy():
+    sim = SimFly(FakeClock(), boot=3.0)
+    for number in range(3):
+        sim.add_machine(OLD, state="stopped" if number == 0 else "started")
+    summary, error = rollout_on(sim, 4, NEW, 1, strategy="immediate")
+    assert error is None
+    # Every write in the same instant: nothing was waited for before the next one.
+    assert len(sim.writes) == 4 and len({at for dummy, dummy, at in sim.writes}) == 1
+    assert len(summary["updated"]) == 3 and len(summary["created"]) == 1
+    # Then watched until they passed: the summary says all four did.
+    assert summary["left_unhealthy"] == [] and all(sim.healthy(m) for m in sim.machines.values())
+    assert summary["progress"][-1].startswith("immediate: 3 acted on and 1 created at once; 4 of 4 passing")
+
+
+@pytest.mark.fault("immediate rollout of a broken image to three machines",
+                   checks="every machine updated at once, none rolled back; the run ends within the health "
+                          "timeout naming them as left unhealthy")
+def test_immediate_keeps_no_floor_and_names_what_a_broken_image_left_unhealthy():
+    sim = SimFly(FakeClock(), broken=[BROKEN])
+    for dummy in range(3):
+        sim.add_machine(OLD)
+    began = sim.clock.now
+    summary, error = rollout_on(sim, 3, BROKEN, 1, strategy="immediate")
+    assert error is None and summary["rolled_back"] == []
+    assert sorted(summary["left_unhealthy"]) == sorted(summary["updated"]) and len(summary["updated"]) == 3
+    assert sim.fewest_healthy() == 0  # what immediate means: no floor
+    assert sim.clock.now - began < 20 + 6  # the health timeout from the first look, and the polls' lag
+    assert summary["progress"][-1].endswith(" 0 of 3 passing their checks after %.1fs" % (sim.clock.now - began))
+
+
+def test_immediate_with_nothing_to_do_writes_nothing_and_a_strategy_must_be_known():
+    sim = SimFly(FakeClock())
+    sim.add_machine(OLD)
+    summary, error = rollout_on(sim, 1, OLD, 1, strategy="immediate")
+    assert error is None and sim.writes == [] and summary["progress"] == []
+    with pytest.raises(ValueError, match="canary"):
+        GroupRollout(None, plan([member("a")], 1), strategy="canary")
